@@ -1,0 +1,1 @@
+"""Adapters: one outside technology each (Redis, Kubernetes, Prometheus, istioctl)."""

@@ -1,0 +1,1 @@
+"""Slack front end: Bolt listeners, payload parsing, Block Kit rendering and the one sender."""

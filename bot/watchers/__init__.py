@@ -1,0 +1,1 @@
+"""Scheduled watchers, run by the replica that holds the Redis lease."""
