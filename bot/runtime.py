@@ -1,0 +1,145 @@
+"""Builds everything a replica runs on from `Settings`: store, adapters, registry, telemetry.
+
+Nothing is created at import time. `build_runtime` is called once by the CLI (and per
+test), and `Runtime.close` releases what it opened, including an embedded Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from bot.adapters.embedded_redis import EmbeddedRedis
+from bot.adapters.kube import KubeCluster
+from bot.adapters.prometheus import PrometheusMetrics
+from bot.adapters.redis_store import RedisStore
+from bot.config import ClusterConfig, Settings
+from bot.telemetry import Telemetry
+from commands import builtin
+from commands.ports import Metrics, Services
+from commands.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def meshbot_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("meshbot")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    builtin.register(registry)
+    return registry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: Registry
+    services: Services
+    store: RedisStore
+    telemetry: Telemetry
+    embedded: EmbeddedRedis | None = None
+    clusters: dict[str, KubeCluster] = field(default_factory=dict)
+    metrics: dict[str, PrometheusMetrics] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for cluster in self.clusters.values():
+            cluster.close()
+        for metrics in self.metrics.values():
+            metrics.close()
+        self.store.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runtime:
+    embedded = None
+    redis_url = settings.secrets.redis_url
+    if redis_url is not None:
+        store = RedisStore.from_url(
+            redis_url.get_secret_value(), prefix=settings.file.redis.key_prefix
+        )
+    else:
+        embedded = EmbeddedRedis(settings.file.redis.data_dir)
+        url = embedded.start()
+        store = RedisStore.from_url(
+            url, prefix=settings.file.redis.key_prefix, label=embedded.describe()
+        )
+        log.info("REDIS_URL is not set: using %s", embedded.describe())
+    clusters = {
+        name: KubeCluster(
+            name,
+            kubeconfig=str(c.kubeconfig) if c.kubeconfig else None,
+            context=c.context,
+            in_cluster=c.in_cluster,
+            timeout_s=c.request_timeout_s,
+        )
+        for name, c in settings.file.clusters.items()
+    }
+    metrics = {
+        name: _prometheus(settings, name, c)
+        for name, c in settings.file.clusters.items()
+        if c.prometheus is not None
+    }
+    ports_metrics: dict[str, Metrics] = dict(metrics)
+    services = Services(
+        store=store,
+        lease=store,
+        clusters=clusters,
+        metrics=ports_metrics,
+        clock=SystemClock(),
+        version=meshbot_version(),
+        replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+    )
+    return Runtime(
+        settings=settings,
+        registry=build_registry(),
+        services=services,
+        store=store,
+        telemetry=Telemetry(),
+        embedded=embedded,
+        clusters=clusters,
+        metrics=metrics,
+    )
+
+
+def _prometheus(settings: Settings, name: str, cluster: ClusterConfig) -> PrometheusMetrics:
+    prom = cluster.prometheus
+    assert prom is not None
+    secret = settings.secrets.prometheus.get(name)
+    token = secret.get_secret_value() if secret and prom.bearer_token_env else None
+    basic = (
+        (prom.basic_auth.username, secret.get_secret_value())
+        if secret and prom.basic_auth
+        else None
+    )
+    return PrometheusMetrics(
+        prom.url,
+        bearer_token=token,
+        basic_auth=basic,
+        ca_file=str(prom.ca_file) if prom.ca_file else None,
+        tenant=prom.tenant,
+        timeout_s=prom.timeout_s,
+    )

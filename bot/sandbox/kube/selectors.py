@@ -1,0 +1,157 @@
+"""Label and field selectors, parsed and matched the way the real server does.
+
+The bot lists by selector (pods of a workload, pods on a node, namespaces labelled for
+injection), so the sandbox must filter exactly like kube-apiserver, including its
+400 BadRequest for syntax errors and for fields a resource does not index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ApiError, bad_request
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_CMP_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s,()]*)\s*$")
+_EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
+
+
+def _split_requirements(text: str) -> list[str]:
+    """Split on commas that are not inside a ``in (...)`` value set."""
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
+def parse_label_selector(text: str | None) -> Matcher | None:
+    """A predicate on an object's ``metadata.labels``; None when the selector is empty."""
+    if not text or not text.strip():
+        return None
+    checks: list[Callable[[dict[str, str]], bool]] = []
+    for req in _split_requirements(text):
+        m = _SET_RE.match(req)
+        if m:
+            key, op = m.group(1), m.group(2)
+            values = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
+            if op == "in":
+                checks.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
+            else:
+                checks.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+            continue
+        m = _CMP_RE.match(req)
+        if m:
+            key, op, value = m.group(1), m.group(2), m.group(3)
+            if op == "!=":
+                checks.append(lambda lb, k=key, v=value: lb.get(k) != v)
+            else:
+                checks.append(lambda lb, k=key, v=value: lb.get(k) == v)
+            continue
+        m = _EXISTS_RE.match(req)
+        if m:
+            neg, key = m.group(1), m.group(2)
+            if neg:
+                checks.append(lambda lb, k=key: k not in lb)
+            else:
+                checks.append(lambda lb, k=key: k in lb)
+            continue
+        raise bad_request(f"unable to parse requirement: {req.strip()!r}")
+
+    def match(obj: dict[str, Any]) -> bool:
+        labels = obj.get("metadata", {}).get("labels") or {}
+        return all(c(labels) for c in checks)
+
+    return match
+
+
+# Fields each kind lets you select on besides metadata.name / metadata.namespace.
+FIELD_LABELS: dict[str, frozenset[str]] = {
+    "Pod": frozenset(
+        {
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        }
+    ),
+    "Node": frozenset({"spec.unschedulable"}),
+    "Namespace": frozenset({"status.phase"}),
+    "Secret": frozenset({"type"}),
+    "Event": frozenset(
+        {
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        }
+    ),
+}
+
+
+def field_value(obj: dict[str, Any], path: str) -> str:
+    """The string form the real server compares a field selector against."""
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            cur = None
+            break
+        cur = cur.get(part)
+    if cur is None:
+        return ""
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    return str(cur)
+
+
+def parse_field_selector(text: str | None, kind: str, builtin: bool = True) -> Matcher | None:
+    """A predicate for ``fieldSelector``; 400 for fields the kind does not support."""
+    if not text or not text.strip():
+        return None
+    allowed = {"metadata.name", "metadata.namespace"}
+    if builtin:
+        allowed |= FIELD_LABELS.get(kind, frozenset())
+    checks: list[tuple[str, bool, str]] = []
+    for req in text.split(","):
+        if not req.strip():
+            continue
+        m = _CMP_RE.match(req)
+        if not m:
+            raise bad_request(f"invalid selector: '{text}'; can't understand '{req}'")
+        key, op, value = m.groups()
+        if key not in allowed:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'Unable to find "{kind}" that match label selector "", field selector '
+                f'"{text}": field label not supported: {key}',
+            )
+        checks.append((key, op != "!=", value))
+
+    def match(obj: dict[str, Any]) -> bool:
+        return all((field_value(obj, k) == v) == eq for k, eq, v in checks)
+
+    return match

@@ -1,0 +1,28 @@
+"""The `/mesh` slash command listener: ack at once, then parse, dispatch and render."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+
+from bot.dispatch import run_command
+from bot.runtime import Runtime
+from bot.slack.access import AccessPolicy
+from bot.slack.posting import respond_with
+from bot.slack.render import render
+
+COMMAND = "/mesh"
+
+
+def register(app: App, runtime: Runtime, access: AccessPolicy) -> None:
+    @app.command(COMMAND)
+    def on_mesh(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+        ack()
+        received = context.get("received_at")
+        if received is not None:
+            runtime.telemetry.ack_seconds.labels("command").observe(time.perf_counter() - received)
+        caller = access.caller(command["user_id"], command.get("channel_id"))
+        result = run_command(runtime, command.get("text", ""), caller)
+        respond_with(respond, render(result))

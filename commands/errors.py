@@ -1,0 +1,28 @@
+"""Exceptions that cross the ports: adapters raise these, the core turns them into answers.
+
+Adapters translate their library's exceptions (redis-py, httpx, the kubernetes client)
+into this small tree so the core never imports an I/O library to catch them.
+
+    PortError
+    ├── StoreUnavailable      the state store cannot be reached
+    ├── ClusterUnavailable    a Kubernetes API server cannot be reached or refused us
+    └── MetricsUnavailable    a Prometheus-compatible API cannot be reached or failed
+"""
+
+from __future__ import annotations
+
+
+class PortError(Exception):
+    """A dependency behind a port failed; the message is safe to show a user."""
+
+
+class StoreUnavailable(PortError):
+    pass
+
+
+class ClusterUnavailable(PortError):
+    pass
+
+
+class MetricsUnavailable(PortError):
+    pass
