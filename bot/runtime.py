@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bot.adapters.embedded_redis import EmbeddedRedis
@@ -24,6 +25,11 @@ from commands.ports import Metrics, Services
 from commands.registry import Registry
 
 log = logging.getLogger(__name__)
+# Bolt runs each listener on `listener_pool`; a listener only acks and hands the work
+# to `work_pool`. Few work threads leave the GIL to the acks during a burst, and the
+# work of earlier requests can never hold up the ack of the next one.
+LISTENER_THREADS = 16
+WORK_THREADS = 4
 
 
 def meshbot_version() -> str:
@@ -56,8 +62,21 @@ class Runtime:
     embedded: EmbeddedRedis | None = None
     clusters: dict[str, KubeCluster] = field(default_factory=dict)
     metrics: dict[str, PrometheusMetrics] = field(default_factory=dict)
+    listener_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="meshbot-listener"
+        )
+    )
+
+    work_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=WORK_THREADS, thread_name_prefix="meshbot-work"
+        )
+    )
 
     def close(self) -> None:
+        self.listener_pool.shutdown(wait=True, cancel_futures=True)
+        self.work_pool.shutdown(wait=True, cancel_futures=True)
         for cluster in self.clusters.values():
             cluster.close()
         for metrics in self.metrics.values():
@@ -91,7 +110,7 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
     clusters = {
         name: KubeCluster(
             name,
-            kubeconfig=str(c.kubeconfig) if c.kubeconfig else None,
+            kubeconfig=str(c.kubeconfig.expanduser()) if c.kubeconfig else None,
             context=c.context,
             in_cluster=c.in_cluster,
             timeout_s=c.request_timeout_s,
@@ -139,7 +158,7 @@ def _prometheus(settings: Settings, name: str, cluster: ClusterConfig) -> Promet
         prom.url,
         bearer_token=token,
         basic_auth=basic,
-        ca_file=str(prom.ca_file) if prom.ca_file else None,
+        ca_file=str(prom.ca_file.expanduser()) if prom.ca_file else None,
         tenant=prom.tenant,
         timeout_s=prom.timeout_s,
     )

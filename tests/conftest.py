@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.metrics",
     "tests.fixtures.prometheus",
     "tests.fixtures.slack",
+    "tests.fixtures.meshbot",
 ]

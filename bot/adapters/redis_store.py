@@ -165,7 +165,7 @@ class RedisStore:
             while True:
                 try:
                     pipe.watch(full)
-                    raw = pipe.get(full)
+                    raw: Any = pipe.get(full)
                     current = None if raw is None else json.loads(raw)
                     new_raw = step(raw, current)
                     if new_raw is None:
@@ -205,7 +205,9 @@ class RedisStore:
     def acquire(self, name: str, holder: str, ttl_s: float) -> bool:
         with _translated("lease acquire"):
             return bool(
-                self._renew(keys=[self.key(f"lease:{name}")], args=[holder, _millis(ttl_s)])
+                self._renew(
+                    keys=[self.key(f"lease:{name}")], args=[holder, max(1, int(ttl_s * 1000))]
+                )
             )
 
     def release(self, name: str, holder: str) -> bool:

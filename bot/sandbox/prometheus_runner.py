@@ -31,6 +31,7 @@ import httpx
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
+JOB = "meshbot-sandbox"
 
 
 class PrometheusError(RuntimeError):
@@ -50,6 +51,14 @@ def _binary(path: str) -> str:
     return found
 
 
+def _seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for unit in ("ms", "s", "m", "h"):
+        if duration.endswith(unit):
+            return float(duration[: -len(unit)]) * units[unit]
+    return float(duration)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,8 +69,12 @@ def backfill(openmetrics: str | Path, data_dir: str | Path, promtool: str = PROM
     """``promtool tsdb create-blocks-from openmetrics FILE DATA_DIR``, raising on failure."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [_binary(promtool), "tsdb", "create-blocks-from", "openmetrics", "--quiet"]
-        + [str(openmetrics), str(data_dir)],
+        [
+            _binary(promtool),
+            *("tsdb", "create-blocks-from", "openmetrics", "--quiet"),
+            str(openmetrics),
+            str(data_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -80,7 +93,7 @@ def render_config(targets: Sequence[str], scrape_interval: str = "1s") -> str:
     if targets:
         config["scrape_configs"].append(
             {
-                "job_name": "meshbot-sandbox",
+                "job_name": JOB,
                 "honor_labels": True,
                 "scrape_interval": scrape_interval,
                 "scrape_timeout": scrape_interval,
@@ -241,6 +254,28 @@ class PrometheusProcess:
             time.sleep(0.5)
         raise PrometheusError(f"no values for {list(keys)} after {timeout}s: {values}")
 
+    def wait_scraped_for(self, window_s: float, timeout: float = 30.0) -> None:
+        """Wait until every target has ``window_s`` seconds of scrapes.
+
+        ``rate(x[W])`` divides by W, so it is only right once W is full of samples;
+        ratios such as ``histogram_quantile`` are right as soon as two samples exist.
+        """
+        interval = _seconds(self.scrape_interval)
+        needed = max(2, int(window_s / interval))
+        promql = f"min(count_over_time(up[{int(window_s)}s]))"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.query(promql)
+            if result and float(result[0]["value"][1]) >= needed:
+                return
+            time.sleep(0.25)
+        raise PrometheusError(f"fewer than {needed} scrapes in {window_s}s after {timeout}s")
+
+    @staticmethod
+    def wait_seconds(seconds: float) -> None:
+        """Sleep between polls (real Prometheus runs on the wall clock)."""
+        time.sleep(seconds)
+
     def stop(self, remove: bool = True) -> None:
         """Terminate by PID (SIGTERM, then SIGKILL after 10 s) and remove owned files."""
         process, self._process = self._process, None
@@ -283,17 +318,22 @@ def start_backfilled(
     step_s: float = 15,
     workdir: str | Path | None = None,
     timeout: float = 60.0,
+    targets: Sequence[str] = (),
 ) -> PrometheusProcess:
     """Write the scenario's history from ``start`` to ``end``, backfill it, start Prometheus.
 
     ``scenario`` is a ``bot.sandbox.metrics.Scenario``; scenario second 0 is ``start``.
+    With ``targets`` (e.g. an exporter of ``MetricsSimulator(scenario, clock=start)``)
+    the server also scrapes live, and the history carries the scrape job's ``job``
+    label so both form one series per counter.
     """
     from bot.sandbox.metrics import write_openmetrics  # the runner is usable without it
 
-    process = PrometheusProcess(workdir=workdir)
+    process = PrometheusProcess(targets, workdir=workdir)
     history = process.workdir / "history.om"
+    labels = {"job": JOB} if targets else None
     try:
-        write_openmetrics(scenario, start, end, step_s=step_s, path=history)
+        write_openmetrics(scenario, start, end, step_s=step_s, path=history, extra_labels=labels)
         backfill(history, process.data_dir)
         history.unlink()
         return process.start(timeout=timeout)

@@ -59,7 +59,8 @@ class GroupDirectory:
             cached = self._handles
         if cached is None or now - cached[0] > self._ttl_s:
             response = self._client.usergroups_list()
-            handles = {g["handle"]: g["id"] for g in response.get("usergroups", [])}
+            groups: list[dict[str, str]] = response.get("usergroups", [])
+            handles = {g["handle"]: g["id"] for g in groups}
             cached = (now, handles)
             with self._lock:
                 self._handles = cached

@@ -47,6 +47,7 @@ def build_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
         signing_secret=signing.get_secret_value() if signing else "",
         process_before_response=False,
         token_verification_enabled=True,
+        listener_executor=runtime.listener_pool,
     )
     app.use(_stamp_arrival)
     access = AccessPolicy(runtime.settings.file.access, GroupDirectory(web))

@@ -1,4 +1,8 @@
-"""The `/mesh` slash command listener: ack at once, then parse, dispatch and render."""
+"""The `/mesh` slash command listener: ack at once, then parse, dispatch and render.
+
+The listener only acks and queues the work on the runtime's work pool, so a burst of
+commands is acknowledged within Slack's 3 s however long the commands take.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.dispatch import run_command
 from bot.runtime import Runtime
 from bot.slack.access import AccessPolicy
+from bot.slack.errors import guarded
 from bot.slack.posting import respond_with
 from bot.slack.render import render
 
@@ -23,6 +28,12 @@ def register(app: App, runtime: Runtime, access: AccessPolicy) -> None:
         received = context.get("received_at")
         if received is not None:
             runtime.telemetry.ack_seconds.labels("command").observe(time.perf_counter() - received)
-        caller = access.caller(command["user_id"], command.get("channel_id"))
-        result = run_command(runtime, command.get("text", ""), caller)
-        respond_with(respond, render(result))
+
+        def work() -> None:
+            caller = access.caller(command["user_id"], command.get("channel_id"))
+            result = run_command(runtime, command.get("text", ""), caller)
+            respond_with(respond, render(result))
+
+        runtime.work_pool.submit(
+            guarded(work, f"{COMMAND} {command.get('text', '')[:40]}", respond)
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -41,9 +42,8 @@ def test_tokens_are_checked(slack_emulator: SlackEmulator) -> None:
     app_level = WebClient(token=slack_emulator.app_token, base_url=slack_emulator.api_url)
     err = slack_error(lambda: app_level.chat_postMessage(channel="C_OPS", text="x"))
     assert err.response["error"] == "not_allowed_token_type"
-    err = slack_error(lambda: WebClient(
-        token=slack_emulator.bot_token, base_url=slack_emulator.api_url
-    ).apps_connections_open(app_token=slack_emulator.bot_token))  # fmt: skip
+    bot = WebClient(token=slack_emulator.bot_token, base_url=slack_emulator.api_url)
+    err = slack_error(lambda: bot.apps_connections_open(app_token=slack_emulator.bot_token))
     assert err.response["error"] == "not_allowed_token_type"
 
 
@@ -62,7 +62,7 @@ def test_token_as_a_form_field_and_json_bodies(slack_emulator: SlackEmulator) ->
     assert [m.text for m in slack_emulator.messages("C_OPS")] == ["form", "json"]
     calls = slack_emulator.calls("chat.postMessage")
     assert [c.json_body for c in calls] == [False, True]
-    assert calls[1].params["blocks"] == [SECTION]
+    assert calls[1].params["blocks"] == calls[1].blocks == [SECTION]
     assert calls[0].token == slack_emulator.bot_token
 
 
@@ -409,8 +409,6 @@ def test_response_url_rejects_bad_blocks_and_expires(slack_emulator: SlackEmulat
 def test_wait_for_a_call_made_from_another_thread(
     slack_emulator: SlackEmulator, slack_web_client: WebClient
 ) -> None:
-    import threading
-
     def later() -> None:
         time.sleep(0.2)
         slack_web_client.chat_postMessage(channel="C_OPS", text="async")
@@ -423,3 +421,21 @@ def test_wait_for_a_call_made_from_another_thread(
     assert slack_emulator.wait_for(lambda: slack_emulator.messages("C_OPS"))[0].text == "async"
     with pytest.raises(TimeoutError, match=r"chat\.postMessage=ok"):
         slack_emulator.wait_for("chat.update", timeout=0.2)
+
+
+def test_ts_are_unique_and_increasing_under_concurrency(
+    slack_emulator: SlackEmulator, slack_web_client: WebClient
+) -> None:
+    def burst(n: int) -> None:
+        for i in range(n):
+            slack_web_client.chat_postMessage(channel="C_ONCALL", text=str(i))
+
+    workers = [threading.Thread(target=burst, args=(15,)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stamps = [m.ts for m in slack_emulator.messages("C_ONCALL")]
+    assert len(stamps) == len(set(stamps)) == 60
+    assert stamps == sorted(stamps, key=float)
+    assert all(len(ts.split(".")[1]) == 6 for ts in stamps)

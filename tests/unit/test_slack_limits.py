@@ -41,7 +41,7 @@ def test_a_reasonable_message_passes() -> None:
             fields=[
                 {"type": "mrkdwn", "text": "*Cluster*\nprod-eu"},
             ],
-        ),  # fmt: skip
+        ),
         {"type": "divider"},
         actions(button("approve", style="primary", value="chg-1"), button("reject", "Reject")),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "requested by <@U1>"}]},

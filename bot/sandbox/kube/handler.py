@@ -33,6 +33,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
     """One connection; ``self.server.sandbox`` is the owning :class:`KubeTestServer`."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "meshbot-kube-sandbox"
     sandbox: KubeTestServer
 
@@ -69,6 +70,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         self._status = 0
         self._streamed = 0.0
         length = int(self.headers.get("Content-Length") or 0)
@@ -89,7 +91,8 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
             )
         finally:
             elapsed = time.perf_counter() - started - self._streamed
-            self.sandbox._record(method, self.path, self._status, elapsed)
+            cpu = time.thread_time() - cpu_started
+            self.sandbox._record(method, self.path, self._status, elapsed, cpu)
 
     def _apply_fault(self, method: str) -> bool:
         """Returns False when the fault answered (or dropped) the request."""
@@ -183,6 +186,13 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
                 else:
                     self._send_json(200, doc)
                 return
+        if body and "protobuf" in self.headers.get("Content-Type", ""):
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the sandbox kube server speaks JSON only, not protobuf (kubectl create "
+                "<generator> sends protobuf: use kubectl create/apply -f instead)",
+            )
         if len(parts) >= 2 and parts[0] in ("api", "apis"):
             self._resource(method, parts, query, body)
             return
@@ -195,7 +205,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return "ok"
         if parts == ["api"]:
-            host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            host = f"{self.sandbox.host}:{self.sandbox.port}"
             return {
                 "kind": "APIVersions",
                 "versions": ["v1"],
@@ -209,8 +219,8 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
             group = "" if parts[2] == "api" else parts[3]
             return openapi.group_version(table, group, parts[-1])
         if len(parts) == 2 and parts[0] == "apis":
-            group = table.api_group(parts[1])
-            return {"kind": "APIGroup", "apiVersion": "v1", **group} if group else None
+            found = table.api_group(parts[1])
+            return {"kind": "APIGroup", "apiVersion": "v1", **found} if found else None
         if parts == ["api", "v1"]:
             return table.resource_list("", "v1")
         if len(parts) == 3 and parts[0] == "apis":

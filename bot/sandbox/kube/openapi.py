@@ -17,7 +17,11 @@ from typing import Any
 
 from .resources import ResourceTable, ResourceType
 
-_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
+_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _gv_path(group: str, version: str) -> str:

@@ -77,7 +77,7 @@ def load_documents(server: KubeTestServer, docs: list[dict[str, Any]]) -> int:
             if store.get(("", "namespaces"), ("", namespace)) is None:
                 writer.create(ns_rt, None, {"metadata": {"name": namespace}})
         try:
-            writer.create(rt, namespace, doc, copy_body=False)
+            _create_or_replace(server, rt, namespace, doc)
         except errors.ApiError as exc:
             name = (doc.get("metadata") or {}).get("name")
             raise ValueError(
@@ -85,6 +85,19 @@ def load_documents(server: KubeTestServer, docs: list[dict[str, Any]]) -> int:
             ) from exc
         count += 1
     return count
+
+
+def _create_or_replace(
+    server: KubeTestServer, rt: Any, namespace: str | None, doc: dict[str, Any]
+) -> None:
+    """Create; an object that already exists (e.g. namespace default) is replaced."""
+    name = (doc.get("metadata") or {}).get("name", "")
+    old = server.store.get(rt.key, (namespace or "", name))
+    if old is None:
+        server.writer.create(rt, namespace, doc, copy_body=False)
+        return
+    doc.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
+    server.writer.update(rt, namespace, name, doc)
 
 
 # -- the large generated cluster ---------------------------------------------------------------
@@ -122,10 +135,14 @@ def _node(i: int, rnd: random.Random) -> dict[str, Any]:
                 },
             ],
             "nodeInfo": {
+                "machineID": f"{i:032x}",
+                "systemUUID": f"ec2{i:05x}-0000-4000-8000-000000000000",
+                "bootID": f"{i:08x}-1111-4222-8333-444455556666",
                 "kernelVersion": "6.8.0-1015-aws",
                 "osImage": "Ubuntu 24.04.1 LTS",
                 "containerRuntimeVersion": "containerd://1.7.27",
                 "kubeletVersion": "v1.33.2",
+                "kubeProxyVersion": "v1.33.2",
                 "architecture": "amd64",
                 "operatingSystem": "linux",
             },

@@ -22,7 +22,9 @@ _EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
 
 def _split_requirements(text: str) -> list[str]:
     """Split on commas that are not inside a ``in (...)`` value set."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -37,42 +39,45 @@ def _split_requirements(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def _requirement_ok(op: str, key: str, values: frozenset[str], labels: dict[str, str]) -> bool:
+    if op == "in":
+        return labels.get(key) in values
+    if op == "notin":
+        return labels.get(key) not in values
+    if op == "!=":
+        return labels.get(key) not in values
+    if op == "=":
+        return labels.get(key) in values
+    if op == "!":
+        return key not in labels
+    return key in labels
+
+
 def parse_label_selector(text: str | None) -> Matcher | None:
     """A predicate on an object's ``metadata.labels``; None when the selector is empty."""
     if not text or not text.strip():
         return None
-    checks: list[Callable[[dict[str, str]], bool]] = []
+    reqs: list[tuple[str, str, frozenset[str]]] = []
     for req in _split_requirements(text):
         m = _SET_RE.match(req)
         if m:
-            key, op = m.group(1), m.group(2)
             values = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
-            if op == "in":
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
-            else:
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+            reqs.append((m.group(2), m.group(1), values))
             continue
         m = _CMP_RE.match(req)
         if m:
-            key, op, value = m.group(1), m.group(2), m.group(3)
-            if op == "!=":
-                checks.append(lambda lb, k=key, v=value: lb.get(k) != v)
-            else:
-                checks.append(lambda lb, k=key, v=value: lb.get(k) == v)
+            op = "!=" if m.group(2) == "!=" else "="
+            reqs.append((op, m.group(1), frozenset({m.group(3)})))
             continue
         m = _EXISTS_RE.match(req)
         if m:
-            neg, key = m.group(1), m.group(2)
-            if neg:
-                checks.append(lambda lb, k=key: k not in lb)
-            else:
-                checks.append(lambda lb, k=key: k in lb)
+            reqs.append(("!" if m.group(1) else "exists", m.group(2), frozenset()))
             continue
         raise bad_request(f"unable to parse requirement: {req.strip()!r}")
 
     def match(obj: dict[str, Any]) -> bool:
         labels = obj.get("metadata", {}).get("labels") or {}
-        return all(c(labels) for c in checks)
+        return all(_requirement_ok(op, key, values, labels) for op, key, values in reqs)
 
     return match
 

@@ -71,7 +71,8 @@ class Store:
             if key not in bucket:
                 self._sorted.pop(resource, None)
             bucket[key] = obj
-            self._json.get(resource, {}).pop(key, None)
+            # Serialized once per write, so list pages and watch events only join bytes.
+            self._json.setdefault(resource, {})[key] = dumps(obj)
             self._log(Event(int(obj["metadata"]["resourceVersion"]), resource, event_type, obj))
 
     def remove(self, resource: GroupResource, key: ObjKey, final: dict[str, Any]) -> None:

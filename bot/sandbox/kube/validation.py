@@ -71,7 +71,8 @@ def _check(value: Any, schema: dict[str, Any], path: str, out: list[Cause]) -> N
                 _cause(
                     "FieldValueTypeInvalid",
                     path,
-                    f'Invalid value: "null": {path} in body must be of type {schema["type"]}: "null"',
+                    f'Invalid value: "null": {path} in body must be of type '
+                    f'{schema["type"]}: "null"',
                 )
             )
         return
@@ -275,7 +276,8 @@ def validate_builtin(kind: str, obj: dict[str, Any]) -> list[Cause]:
                 _cause(
                     "FieldValueInvalid",
                     "spec.template.metadata.labels",
-                    f"Invalid value: {json.dumps(labels)}: `selector` does not match template `labels`",
+                    f"Invalid value: {json.dumps(labels)}: "
+                    "`selector` does not match template `labels`",
                 )
             )
     return causes

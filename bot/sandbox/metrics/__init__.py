@@ -9,6 +9,8 @@ scrapes ``MetricsExporter`` live, or loads history written by ``write_openmetric
         ...  # scrape exporter.url; simulator.inject({"service": "payments", "p99_factor": 4})
 """
 
+from pathlib import Path
+
 from bot.sandbox.metrics.exporter import MetricsExporter
 from bot.sandbox.metrics.latency import (
     ISTIO_DURATION_BUCKETS_MS,
@@ -23,6 +25,7 @@ from bot.sandbox.metrics.simulator import MetricsSimulator
 
 __all__ = [
     "ISTIO_DURATION_BUCKETS_MS",
+    "SCENARIOS_DIR",
     "Event",
     "LatencyDist",
     "MetricsExporter",
@@ -36,12 +39,10 @@ __all__ = [
     "write_openmetrics",
 ]
 
-from pathlib import Path as _Path
-
-SCENARIOS_DIR = _Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def scenario_path(name: str) -> _Path:
+def scenario_path(name: str) -> Path:
     """Path of a shipped scenario, by name (``"baseline"``) or file name."""
     path = SCENARIOS_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
     if not path.is_file():

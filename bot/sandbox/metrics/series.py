@@ -261,6 +261,10 @@ def _request_units(
     builder.units.append(Unit(DURATION, tuple(names), tuple(slots), slots[-1]))
 
 
+def _mode_rate(node: str, mode: str) -> Callable[[Segment], float]:
+    return lambda seg: seg.nodes[node].mode_fractions()[mode]
+
+
 def _node_group(node: Node, segs: list[Segment]) -> Group:
     builder = _Builder()
 
@@ -277,7 +281,7 @@ def _node_group(node: Node, segs: list[Segment]) -> Group:
                 ("node", node.name),
             )
             slot = builder.slot(
-                lambda seg, m=mode: state(seg).mode_fractions()[m],
+                _mode_rate(node.name, mode),
                 CENTISECOND,
                 initial=NODE_UPTIME_S * first[mode],
             )
@@ -299,8 +303,8 @@ def _node_group(node: Node, segs: list[Segment]) -> Group:
     if node.flags is not None:
         flags = sorted(set(node.flags) | ({"hypervisor"} if node.hypervisor else set()))
         for flag in flags:
-            labels = (("flag", flag), ("instance", node.instance), ("node", node.name))
-            name = NODE_CPU_FLAG.name + format_labels(labels)
+            flag_labels = (("flag", flag), ("instance", node.instance), ("node", node.name))
+            name = NODE_CPU_FLAG.name + format_labels(flag_labels)
             builder.units.append(Unit(NODE_CPU_FLAG, (name,), (slot,), None))
     return builder.build(segs, lambda seg: not state(seg).no_data)
 

@@ -7,7 +7,7 @@ often someone scrapes. This module turns the event list into those segments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.sandbox.metrics.latency import LatencyDist
 from bot.sandbox.metrics.scenario import Event, Node, Scenario, Service
@@ -108,11 +108,14 @@ def apply_service_event(service: Service, state: ServiceState, event: Event) -> 
 
 
 def apply_node_event(state: NodeState, event: Event) -> NodeState:
-    values = {k: v for k, v in event.changes.items() if k != "no_data"}
-    new = replace(state, **{k: float(v) for k, v in values.items()})
-    if "no_data" in event.changes:
-        new = replace(new, no_data=bool(event.changes["no_data"]))
-    return new
+    changes = event.changes
+    return NodeState(
+        steal=float(changes.get("steal", state.steal)),
+        user=float(changes.get("user", state.user)),
+        system=float(changes.get("system", state.system)),
+        iowait=float(changes.get("iowait", state.iowait)),
+        no_data=bool(changes.get("no_data", state.no_data)),
+    )
 
 
 def segments(scenario: Scenario) -> list[Segment]:

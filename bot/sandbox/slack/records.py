@@ -8,6 +8,7 @@ post and Socket Mode ack is appended here under one condition variable, and
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,17 @@ class Call:
     def error(self) -> str | None:
         error = self.response.get("error")
         return None if error is None else str(error)
+
+    @property
+    def blocks(self) -> list[Any] | None:
+        """``blocks`` as sent, decoded when it came as a form-encoded JSON string."""
+        blocks = self.params.get("blocks")
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                return None
+        return blocks if isinstance(blocks, list) else None
 
 
 @dataclass

@@ -102,10 +102,19 @@ class SignedClient:
         self.path = path
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
 
-    def post(self, body: bytes, *, timestamp: int | None = None, **headers: str) -> httpx.Response:
-        """Send ``body`` signed (pass ``timestamp`` to test replay rejection)."""
+    def post(
+        self,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra_headers: str,
+    ) -> httpx.Response:
+        """Send ``body`` signed; ``timestamp`` and headers (``headers=`` or keywords, e.g.
+        ``**{"X-Slack-Signature": ...}``) let a test forge or replay a request."""
         signed = {"Content-Type": FORM, **sign(self.signing_secret, body, timestamp)}
-        signed.update(headers)
+        signed.update(headers or {})
+        signed.update(extra_headers)
         return self._http.post(self.path, content=body, headers=signed)
 
     def slash(self, text: str = "", **fields: Any) -> httpx.Response:

@@ -284,11 +284,14 @@ class SocketModeServer:
             return next((a for a in self.recorder.acks if a.envelope_id == envelope_id), None)
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
-        return self.recorder.wait_for(
+        """Block until the app acks ``envelope_id``; TimeoutError otherwise."""
+        ack: Ack | None = self.recorder.wait_for(
             lambda: self.ack_for(envelope_id),
             timeout,
             lambda: f"no ack for envelope {envelope_id}; acks: {self.acks()}",
         )
+        assert ack is not None  # wait_for returns only a truthy value
+        return ack
 
 
 def _block_id_of(blocks: list[Any] | None, action_id: str) -> str:
