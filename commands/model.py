@@ -12,6 +12,12 @@ from enum import Enum
 from typing import Any
 
 
+class Result:
+    """Base of everything a command returns; front ends render by concrete type."""
+
+    __slots__ = ()
+
+
 class Role(Enum):
     """Access roles, ordered: each role includes the ones below it."""
 
@@ -39,7 +45,7 @@ class Caller:
 
 
 @dataclass(frozen=True)
-class UsageError:
+class UsageError(Result):
     """Bad input: what was wrong and the right usage. Nothing ran."""
 
     problem: str
@@ -48,7 +54,7 @@ class UsageError:
 
 
 @dataclass(frozen=True)
-class Denied:
+class Denied(Result):
     """The caller may not run this command here. Nothing ran."""
 
     reason: str
@@ -56,7 +62,7 @@ class Denied:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(Result):
     """A plain answer: a title and lines of text."""
 
     title: str
@@ -73,7 +79,7 @@ class HelpEntry:
 
 
 @dataclass(frozen=True)
-class Help:
+class Help(Result):
     """The registered commands, or one of them in detail."""
 
     entries: tuple[HelpEntry, ...]
@@ -97,7 +103,7 @@ class PartStatus:
 
 
 @dataclass(frozen=True)
-class StatusReport:
+class StatusReport(Result):
     """What this replica is connected to."""
 
     parts: tuple[PartStatus, ...]
@@ -109,11 +115,9 @@ class StatusReport:
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(Result):
     """An expected fault (a dependency down, a conflict), said plainly to the user."""
 
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 
-
-Result = Text | Help | StatusReport | UsageError | Denied | Failure

@@ -94,7 +94,15 @@ class Lease(Protocol):
     def release(self, name: str, holder: str) -> bool: ...
 
 
-class Cluster(Protocol):
+class ClusterInventory(Protocol):
+    """Cluster reads the preflight checks need (nodes, pods, namespaces, …)."""
+
+
+class ClusterObjects(Protocol):
+    """Generic object reads and guarded writes for the change pipeline."""
+
+
+class Cluster(ClusterInventory, ClusterObjects, Protocol):
     """One Kubernetes cluster, by its configured name."""
 
     name: str
@@ -132,3 +140,7 @@ class Services:
     version: str
     replica_id: str
     watcher_lease: str = "watchers"
+    # Per-capability settings and ports, built by bot.runtime from the config file.
+    preflight: Any = None
+    changes: Any = None
+    watch: Any = None

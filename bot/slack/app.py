@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.runtime import Runtime
 from bot.slack import commands, errors
 from bot.slack.access import AccessPolicy, GroupDirectory
+from bot.slack.delivery import Deliveries
 
 
 def build_web_client(runtime: Runtime) -> WebClient:
@@ -51,8 +52,9 @@ def build_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
     )
     app.use(_stamp_arrival)
     access = AccessPolicy(runtime.settings.file.access, GroupDirectory(web))
+    deliveries = Deliveries()
     errors.register(app)
-    commands.register(app, runtime, access)
+    commands.register(app, runtime, access, deliveries)
     return app
 
 

@@ -1,4 +1,4 @@
-"""The Cluster port on the official `kubernetes` client; the only module that imports it.
+"""The connection to one cluster: config loading, timeouts and error translation.
 
 One `ApiClient` per configured cluster, built from a kubeconfig context or in-cluster
 config by the client's own loaders. Every call carries a request timeout so a dead API
