@@ -8,7 +8,8 @@ Exit statuses follow the usual convention for tools run in pipelines: 0 all well
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from typing import Any
 
@@ -23,7 +24,30 @@ from commands.model import (
 )
 
 
+@dataclass(frozen=True)
+class CliRenderer:
+    """How one capability's result type looks in a terminal, as JSON, and its exit code."""
+
+    text: Callable[[Any], str]
+    json: Callable[[Any], str]
+    exit_status: Callable[[Any], int]
+
+
+RENDERERS: dict[type[Result], CliRenderer] = {}
+
+
+def _renderer(result: Result) -> CliRenderer | None:
+    for kind in type(result).__mro__:
+        found = RENDERERS.get(kind)
+        if found is not None:
+            return found
+    return None
+
+
 def exit_status(result: Result) -> int:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.exit_status(result)
     match result:
         case UsageError() | Denied():
             return 2
@@ -35,6 +59,9 @@ def exit_status(result: Result) -> int:
 
 
 def to_json(result: Result) -> str:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.json(result)
     payload: dict[str, Any] = {"kind": type(result).__name__}
     if isinstance(result, StatusReport):
         payload.update(
@@ -61,6 +88,9 @@ def _plain(value: Any) -> Any:
 
 
 def to_text(result: Result, prefix: str = "meshbot") -> str:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.text(result)
     match result:
         case UsageError():
             usage = result.usage.replace("/mesh", prefix)
