@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.cli_render import exit_status, to_json, to_text
 from bot.config import ConfigError, Settings, load_settings, missing_slack_secrets
@@ -186,24 +187,33 @@ def sandbox(args: list[str]) -> int:
     cluster.add_argument("--kubeconfig-out", help="write a kubeconfig for the server here")
     cluster.add_argument("--version", default="v1.33.2", help="Kubernetes version to report")
     metrics = sub.add_parser("metrics", help="serve the Istio/node metrics simulator")
-    metrics.add_argument("--scenario", required=True, help="scenario YAML file")
+    metrics.add_argument(
+        "--scenario", required=True, help="scenario YAML file, or a shipped one: baseline, …"
+    )
     metrics.add_argument("--port", type=int, default=0)
     slack = sub.add_parser("slack", help="serve the Slack Web API emulator")
     slack.add_argument("--port", type=int, default=0)
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if options.part == "cluster":
-        from bot.sandbox import kube
+    try:
+        if options.part == "cluster":
+            from bot.sandbox import kube
 
-        kube.serve_forever(options.seed, options.port, options.kubeconfig_out, options.version)
-    elif options.part == "metrics":
-        from bot.sandbox import metrics as simulator
+            kube.serve_forever(options.seed, options.port, options.kubeconfig_out, options.version)
+        elif options.part == "metrics":
+            from bot.sandbox import metrics as simulator
 
-        simulator.serve_forever(options.scenario, options.port)
-    else:
-        from bot.sandbox import slack as emulator
+            scenario = options.scenario
+            if not Path(scenario).exists():
+                scenario = str(simulator.scenario_path(scenario))
+            simulator.serve_forever(scenario, options.port)
+        else:
+            from bot.sandbox import slack as emulator
 
-        emulator.serve_forever(options.port)
+            emulator.serve_forever(options.port)
+    except (OSError, ValueError) as exc:
+        print(f"meshbot sandbox {options.part}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
