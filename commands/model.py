@@ -120,4 +120,3 @@ class Failure(Result):
 
     message: str
     details: dict[str, Any] = field(default_factory=dict)
-
