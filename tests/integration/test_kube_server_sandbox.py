@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -122,40 +117,3 @@ def test_status_shapes(kube_api_client: Any) -> None:
         core.create_namespaced_config_map("default", {"metadata": {"name": "Bad_Name"}})
     body = json.loads(err.value.body)
     assert err.value.status == 422 and body["details"]["causes"][0]["field"] == "metadata.name"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_serve_forever_writes_kubeconfig_and_stops_on_sigterm(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kc"
-    port = _free_port()
-    code = (
-        "from bot.sandbox.kube import serve_forever; "
-        f"serve_forever('healthy', {port}, {str(kubeconfig)!r})"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not kubeconfig.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert kubeconfig.exists()
-        status, body = _call(f"http://127.0.0.1:{port}/api/v1/nodes")
-        assert status == 200 and len(body["items"]) == 3
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()

@@ -3,55 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def meshbot(*args: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
-
-
-def wait_http(url: str, timeout: float = 20.0, **kwargs: object) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return httpx.request(kwargs.pop("method", "GET"), url, **kwargs)  # type: ignore[arg-type]
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+from tests.processes import free_port, meshbot_process, stop, wait_http
 
 
 def test_sandbox_cluster_serves_a_seed_that_kubectl_reads(tmp_path: Path) -> None:
@@ -59,16 +17,8 @@ def test_sandbox_cluster_serves_a_seed_that_kubectl_reads(tmp_path: Path) -> Non
     if kubectl is None:
         pytest.skip("kubectl is not installed (expected at /usr/bin/kubectl)")
     port, kubeconfig = free_port(), tmp_path / "kubeconfig"
-    with meshbot(
-        "sandbox",
-        "cluster",
-        "--seed",
-        "healthy",
-        "--port",
-        str(port),
-        "--kubeconfig-out",
-        str(kubeconfig),
-    ):
+    args = ["sandbox", "cluster", "--seed", "healthy", "--port", str(port)]
+    with meshbot_process([*args, "--kubeconfig-out", str(kubeconfig)]) as process:
         wait_http(f"http://127.0.0.1:{port}/version")
         done = subprocess.run(
             [kubectl, "--kubeconfig", str(kubeconfig), "get", "nodes", "-o", "name"],
@@ -76,21 +26,24 @@ def test_sandbox_cluster_serves_a_seed_that_kubectl_reads(tmp_path: Path) -> Non
             text=True,
             timeout=30,
         )
+        assert stop(process) == 0
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["node/node-a", "node/node-b", "node/node-c"]
 
 
 def test_sandbox_metrics_serves_a_shipped_scenario_by_name() -> None:
     port = free_port()
-    with meshbot("sandbox", "metrics", "--scenario", "baseline", "--port", str(port)):
+    args = ["sandbox", "metrics", "--scenario", "baseline", "--port", str(port)]
+    with meshbot_process(args) as process:
         body = wait_http(f"http://127.0.0.1:{port}/metrics").text
+        assert stop(process) == 0
     assert "istio_request_duration_milliseconds_bucket{" in body
     assert "node_cpu_seconds_total{" in body and 'mode="steal"' in body
 
 
 def test_sandbox_slack_answers_auth_test() -> None:
     port = free_port()
-    with meshbot("sandbox", "slack", "--port", str(port)):
+    with meshbot_process(["sandbox", "slack", "--port", str(port)]):
         answer = wait_http(
             f"http://127.0.0.1:{port}/api/auth.test",
             method="POST",

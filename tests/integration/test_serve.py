@@ -3,66 +3,21 @@ Socket Mode or HTTP, against the Slack emulator; health on its own port; clean s
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from bot.sandbox.slack import SignedClient, SlackEmulator
+from tests.processes import free_port, meshbot_process, wait_http
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve(args: list[str], env: dict[str, str], cwd: Path):
+    return meshbot_process(["serve", *args], env, cwd)
 
 
-@contextmanager
-def serve(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MESHBOT_", "REDIS_"))
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", *args],
-        env={**base, **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout:
-            process.stdout.close()
-
-
-def wait_ready(url: str, timeout: float = 30.0) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            answer = httpx.get(url, timeout=2)
-            if answer.status_code == 200:
-                return answer
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} never became ready")
-        time.sleep(0.2)
+def wait_ready(url: str) -> httpx.Response:
+    return wait_http(url, ok_only=True)
 
 
 def write_config(tmp_path: Path, health_port: int, http_port: int = 0) -> Path:
