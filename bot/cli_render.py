@@ -100,10 +100,11 @@ def to_text(result: Result, prefix: str = "meshbot") -> str:
         case Failure():
             return f"error: {result.message}"
         case Help():
-            width = max((len(e.usage) for e in result.entries), default=0)
+            usages = [e.usage.replace("/mesh", prefix, 1) for e in result.entries]
+            width = max((len(u) for u in usages), default=0)
             lines = []
-            for e in result.entries:
-                lines.append(f"{e.usage.replace('/mesh', prefix):<{width}}  {e.summary}")
+            for e, usage in zip(result.entries, usages, strict=True):
+                lines.append(f"{usage:<{width}}  {e.summary}")
                 if result.detailed and e.details:
                     lines.append(f"    {e.details}")
             return "\n".join(lines)
