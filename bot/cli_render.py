@@ -100,11 +100,10 @@ def to_text(result: Result, prefix: str = "meshbot") -> str:
         case Failure():
             return f"error: {result.message}"
         case Help():
-            usages = [e.usage.replace("/mesh", prefix, 1) for e in result.entries]
-            width = max((len(u) for u in usages), default=0)
             lines = []
-            for e, usage in zip(result.entries, usages, strict=True):
-                lines.append(f"{usage:<{width}}  {e.summary}")
+            for e in result.entries:
+                lines.append(e.usage.replace("/mesh", prefix, 1))
+                lines.append(f"    {e.summary}")
                 if result.detailed and e.details:
                     lines.append(f"    {e.details}")
             return "\n".join(lines)
