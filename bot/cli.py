@@ -17,6 +17,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import cli_changes, cli_preflight, cli_timeouts, cli_watch
+from bot.cli_preflight import ADHOC_FLAGS, with_adhoc_cluster
 from bot.cli_render import exit_status, to_json, to_text
 from bot.config import ConfigError, Settings, load_settings, missing_slack_secrets
 from bot.dispatch import run_command
@@ -25,11 +27,20 @@ from commands.errors import PortError
 from commands.model import Caller, Role, UsageError
 
 log = logging.getLogger("meshbot")
-GLOBAL_FLAGS = {"--config", "--output"}
+GLOBAL_FLAGS = {"--config", "--output", *ADHOC_FLAGS}
+
+
+def register_renderers() -> None:
+    """How each capability's results look in a terminal (bot.cli_render.RENDERERS)."""
+    cli_preflight.register()
+    cli_changes.register_renderers()
+    cli_timeouts.register_renderer()
+    cli_watch.register_renderer()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    register_renderers()
     try:
         if args[:1] == ["serve"]:
             return serve(args[1:])
@@ -77,7 +88,7 @@ def local_command(args: list[str]) -> int:
     if output not in {"text", "json"}:
         print("error: --output must be text or json", file=sys.stderr)
         return 2
-    settings = load_settings(flags.get("config"))
+    settings = with_adhoc_cluster(load_settings(flags.get("config")), flags, words)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         runtime = build_runtime(settings)
@@ -130,6 +141,7 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
     from bot.health import BackgroundServer, health_app
     from bot.slack.app import build_app
     from bot.slack.serve import SocketModeConnection, slack_wsgi
+    from bot.watchers.jobs import start_watchers
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -159,6 +171,7 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
         health = BackgroundServer(
             health_app(runtime, connected), settings.file.health.host, settings.file.health.port
         ).start()
+        watchers = None
         try:
             if slack_server is not None:
                 slack_server.start()
@@ -167,9 +180,12 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
                 connection.connect()
                 log.info("connected to Slack over Socket Mode")
             log.info("health on %s (/healthz, /readyz, /metrics)", health.url)
+            watchers = start_watchers(runtime, app.client)
             stop.wait()
         finally:
             log.info("shutting down")
+            if watchers is not None:
+                watchers.stop()
             if connection is not None:
                 connection.close()
             if slack_server is not None:

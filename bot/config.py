@@ -15,6 +15,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from bot.changes_settings import ChangesConfig
+from bot.preflight_settings import PreflightConfig
+from bot.timeouts_settings import TimeoutsConfig
+from bot.watch_settings import WatchersConfig
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -95,7 +100,11 @@ class FileConfig(_Strict):
     redis: RedisConfig = RedisConfig()
     health: HealthConfig = HealthConfig()
     http: HttpConfig = HttpConfig()
+    changes: ChangesConfig = ChangesConfig()
+    watchers: WatchersConfig = WatchersConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    preflight: PreflightConfig = PreflightConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
 
 
 class Secrets(BaseModel):

@@ -18,9 +18,16 @@ from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.adapters.kube import KubeCluster
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.adapters.redis_store import RedisStore
+from bot.changes_settings import ChangesConfig
 from bot.config import ClusterConfig, Settings
 from bot.telemetry import Telemetry
-from commands import builtin
+from bot.watch_settings import WatchServices
+from commands import builtin, change_commands, mtls
+from commands import preflight as preflight_commands
+from commands import timeouts as timeouts_commands
+from commands import watch as watch_commands
+from commands.change_hooks import ChangeHooks, ChangesKit
+from commands.mtls_verify import MtlsBakeVerifier
 from commands.ports import Metrics, Services
 from commands.registry import Registry
 
@@ -49,6 +56,11 @@ class SystemClock:
 def build_registry() -> Registry:
     registry = Registry()
     builtin.register(registry)
+    change_commands.register(registry)
+    mtls.register(registry)
+    preflight_commands.register(registry)
+    watch_commands.register(registry)
+    timeouts_commands.register(registry)
     return registry
 
 
@@ -131,7 +143,18 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         clock=SystemClock(),
         version=meshbot_version(),
         replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        preflight=settings.file.preflight.to_core(),
+        timeouts=settings.file.timeouts.to_core(),
+        changes=build_changes(settings.file.changes),
+        watch=WatchServices(
+            settings.file.watchers,
+            {name: c.oncall_channel for name, c in settings.file.clusters.items()},
+        ),
+        cluster_channels={
+            name: c.channels for name, c in settings.file.clusters.items() if c.channels
+        },
     )
+    timeouts_commands.register_hooks(services)
     return Runtime(
         settings=settings,
         registry=build_registry(),
@@ -142,6 +165,16 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         clusters=clusters,
         metrics=metrics,
     )
+
+
+def build_changes(config: ChangesConfig) -> ChangesKit:
+    """The change pipeline's settings and per-runtime hooks, with each kind's verifier."""
+    mtls_settings = config.mtls_settings()
+    hooks = ChangeHooks()
+    verifier = MtlsBakeVerifier(mtls_settings)
+    hooks.register_verifier(mtls.KIND_STRICT, verifier)
+    hooks.register_verifier(mtls.KIND_PERMISSIVE, verifier)
+    return ChangesKit(config.pipeline_settings(), hooks, {"mtls": mtls_settings})
 
 
 def _prometheus(settings: Settings, name: str, cluster: ClusterConfig) -> PrometheusMetrics:

@@ -19,7 +19,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.runtime import Runtime
+from bot.slack import alerts as alert_buttons
+from bot.slack import changes as change_actions
 from bot.slack import commands, errors
+from bot.slack import preflight as preflight_delivery
+from bot.slack import timeouts as timeouts_delivery
 from bot.slack.access import AccessPolicy, GroupDirectory
 from bot.slack.delivery import Deliveries
 
@@ -55,6 +59,10 @@ def build_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
     deliveries = Deliveries()
     errors.register(app)
     commands.register(app, runtime, access, deliveries)
+    change_actions.register(app, runtime, access, deliveries)
+    preflight_delivery.register(app, runtime, access, deliveries)
+    timeouts_delivery.register(app, runtime, access, deliveries)
+    alert_buttons.register(app, runtime, access, deliveries)
     return app
 
 

@@ -9,16 +9,20 @@ through `bot.slack.posting`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
-from bot.slack.posting import respond_with
-from bot.slack.render import render
+from bot.slack.posting import post, respond_with, slack_error
+from bot.slack.render import SlackMessage, render
 from commands.model import Caller, Result
+
+# Errors that mean the bot may not post in this channel (not invited, archived…).
+CANNOT_POST = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,37 @@ Delivery = Callable[[Reply, Result], None]
 def answer(reply: Reply, result: Result) -> None:
     """The default: render and answer through the command's `response_url`."""
     respond_with(reply.respond, render(result))
+
+
+def post_with_thread(
+    reply: Reply, head: SlackMessage, thread: Iterable[SlackMessage], what: str
+) -> str | None:
+    """Post `head` in the command's channel and `thread` under it; returns the parent's ts.
+
+    Where the bot cannot post (no channel, not invited), the caller gets `head`
+    ephemerally with how to invite the bot, and None is returned.
+    """
+    channel = reply.channel_id
+    if channel is None:
+        respond_with(reply.respond, SlackMessage(head.text, head.blocks, ephemeral=True))
+        return None
+    try:
+        posted = post(reply.client, channel, head)
+    except SlackApiError as exc:
+        error = slack_error(exc)
+        if error not in CANNOT_POST:
+            raise
+        note = (
+            f":warning: I cannot post the {what} here ({error}): invite me with "
+            "`/invite @meshbot`, or run it in a channel I am in. The summary:"
+        )
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": note}}, *head.blocks]
+        respond_with(reply.respond, SlackMessage(head.text, blocks[:50], ephemeral=True))
+        return None
+    ts = str(posted.get("ts"))
+    for message in thread:
+        post(reply.client, channel, message, thread_ts=ts)
+    return ts
 
 
 class Deliveries:

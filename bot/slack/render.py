@@ -52,15 +52,15 @@ def render(result: Result) -> SlackMessage:
         case UsageError():
             return _usage(result)
         case Denied():
-            return _message(f":no_entry: {result.reason}", [f":no_entry: {result.reason}"])
+            return message(f":no_entry: {result.reason}", [f":no_entry: {result.reason}"])
         case Failure():
-            return _message(f":warning: {result.message}", [f":warning: {result.message}"])
+            return message(f":warning: {result.message}", [f":warning: {result.message}"])
         case Help():
             return _help(result)
         case StatusReport():
             return _status(result)
         case Text():
-            return _message(result.title, list(result.lines), header=result.title)
+            return message(result.title, list(result.lines), header=result.title)
     raise TypeError(f"no Slack rendering for {type(result).__name__}")
 
 
@@ -69,14 +69,14 @@ def render_error(error_id: str) -> SlackMessage:
         f":warning: Something went wrong on our side; nothing was changed. "
         f"Error id `{error_id}` (give it to whoever runs meshbot)."
     )
-    return _message(text, [text])
+    return message(text, [text])
 
 
 def _usage(error: UsageError) -> SlackMessage:
     lines = [f":warning: {error.problem}"]
     if error.usage:
         lines.append("Usage:\n" + "\n".join(f"`{u}`" for u in error.usage.splitlines()))
-    return _message(f"{error.problem}. Usage: {error.usage}".strip(), lines)
+    return message(f"{error.problem}. Usage: {error.usage}".strip(), lines)
 
 
 def _help(result: Help) -> SlackMessage:
@@ -89,7 +89,7 @@ def _help(result: Help) -> SlackMessage:
                 line += f"\n{entry.details}"
         lines.append(line)
     title = "meshbot commands" if not result.detailed else "meshbot help"
-    return _message(title, lines, header=title)
+    return message(title, lines, header=title)
 
 
 def _status(report: StatusReport) -> SlackMessage:
@@ -100,17 +100,21 @@ def _status(report: StatusReport) -> SlackMessage:
     ]
     verdict = "all reachable" if report.healthy else "something is unreachable"
     title = f"meshbot {report.version} status: {verdict}"
-    return _message(title, lines, header="meshbot status", context=f"meshbot {report.version}")
+    return message(title, lines, header="meshbot status", context=f"meshbot {report.version}")
 
 
-def _message(
+def message(
     fallback: str,
     lines: Sequence[str],
     *,
     header: str | None = None,
     context: str | None = None,
     ephemeral: bool = True,
+    overflow: str = "_… and {n} more parts not shown_",
 ) -> SlackMessage:
+    """A message of a header, sections of `lines` and a context line, within Slack's
+    limits: sections cut to 3,000 characters, at most 50 blocks (the last one then says
+    what was left out, `overflow` with `{n}` for the count)."""
     blocks: list[Block] = []
     if header:
         blocks.append(HeaderBlock(text=header[:150]))
@@ -119,10 +123,11 @@ def _message(
     if len(sections) > room:
         dropped = len(sections) - room + 1
         sections = sections[: room - 1]
-        sections.append(SectionBlock(text=f"_… and {dropped} more parts not shown_"))
+        note = overflow.format(n=dropped)
+        sections.append(SectionBlock(text=MarkdownTextObject(text=note)))
     blocks.extend(sections)
     if context:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context)]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context[:2000])]))
     return SlackMessage(
         text=fallback[:3000], blocks=[b.to_dict() for b in blocks], ephemeral=ephemeral
     )

@@ -26,5 +26,6 @@ def test_the_slack_manifest_declares_the_command_interactivity_and_scopes() -> N
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
         "chat:write",
         "commands",
+        "files:write",
         "usergroups:read",
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from commands import builtin
@@ -162,3 +164,25 @@ def test_a_port_error_inside_a_command_becomes_a_failure() -> None:
     registry.register(CommandSpec("read", "reads", broken))
     result = registry.dispatch("read", VIEWER, services(MemoryStore(down=True)))
     assert isinstance(result, Failure) and "unreachable" in result.message
+
+
+def test_a_cluster_is_picked_by_name_by_default_and_per_channel() -> None:
+    from commands.clusters import pick_cluster
+
+    one = services(clusters={"prod": FakeCluster("prod")})
+    assert pick_cluster(one, None) == "prod"
+    unknown = pick_cluster(one, "staging")
+    assert isinstance(unknown, UsageError) and "configured: prod" in unknown.problem
+    two = services(clusters={"prod": FakeCluster("prod"), "lab": FakeCluster("lab")})
+    ask = pick_cluster(two, None)
+    assert isinstance(ask, UsageError) and "cluster=NAME` (configured: lab, prod)" in ask.problem
+    assert isinstance(pick_cluster(services(), None), UsageError)
+
+    fenced = replace(two, cluster_channels={"prod": ("C_PROD",)})
+    in_ops = Caller("U_OP", Role.OPERATOR, channel_id="C_OPS", front_end="slack")
+    denied = pick_cluster(fenced, "prod", in_ops)
+    assert isinstance(denied, Denied) and "<#C_PROD>" in denied.reason
+    in_prod = Caller("U_OP", Role.OPERATOR, channel_id="C_PROD", front_end="slack")
+    assert pick_cluster(fenced, "prod", in_prod) == "prod"
+    assert pick_cluster(fenced, "lab", in_ops) == "lab"
+    assert pick_cluster(fenced, "prod", Caller("local", Role.APPROVER)) == "prod"

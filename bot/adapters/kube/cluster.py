@@ -17,6 +17,10 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from bot.adapters.kube.inventory import InventoryMixin
+from bot.adapters.kube.objects import ObjectsMixin
+from bot.adapters.kube.virtualservices import VirtualServicesMixin
+from bot.adapters.kube.watch_reads import WatchReadsMixin
 from commands.errors import ClusterUnavailable
 
 
@@ -33,7 +37,7 @@ def _translated(cluster: str, action: str) -> Iterator[None]:
         raise ClusterUnavailable(f"cluster {cluster}: API server unreachable ({action})") from exc
 
 
-class KubeCluster:
+class KubeCluster(InventoryMixin, ObjectsMixin, WatchReadsMixin, VirtualServicesMixin):
     def __init__(
         self,
         name: str,
@@ -57,16 +61,22 @@ class KubeCluster:
         return self._api
 
     def _build(self) -> k8s.ApiClient:
+        configuration = k8s.Configuration()
         try:
             if self._in_cluster:
-                configuration = k8s.Configuration()
                 k8s_config.load_incluster_config(client_configuration=configuration)
-                return k8s.ApiClient(configuration)
-            return k8s_config.new_client_from_config(
-                config_file=self._kubeconfig, context=self._context
-            )
+            else:
+                k8s_config.load_kube_config(
+                    config_file=self._kubeconfig,
+                    context=self._context,
+                    client_configuration=configuration,
+                )
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(f"cluster {self.name}: cannot load its config: {exc}") from exc
+        # No silent retries under our timeouts: a dead API server must answer within
+        # `timeout_s`, not four times that; callers decide what to retry.
+        configuration.retries = 0
+        return k8s.ApiClient(configuration)
 
     def server_version(self) -> str:
         with _translated(self.name, "GET /version"):

@@ -1,0 +1,144 @@
+"""The bake window after an mTLS change: the client side now versus just before.
+
+STRICT breaks exactly the clients that still spoke plaintext, and they see it as 5xx
+and connection failures on their own side; a proxy-heavy handshake path shows up as
+p99. So for every destination workload in scope the verifier compares the window since
+apply with a window of the same length ending at apply. Both windows are read with the
+same queries (one per signal for all workloads), evaluated at two instants.
+
+No data, or too few requests to judge, is a hold — never a pass and never a breach.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from commands.change_hooks import Verdict, VerdictOutcome
+from commands.change_model import Change
+from commands.mtls_model import MtlsSettings
+from commands.mtls_queries import (
+    client_connection_failures,
+    client_errors,
+    client_p99,
+    client_requests,
+)
+from commands.ports import Metrics, Sample, Services
+
+MIN_WORKLOAD_REQUESTS = 10.0
+
+
+@dataclass(frozen=True)
+class Window:
+    requests: float
+    errors: float
+    connection_failures: float
+    p99_ms: float | None
+
+    @property
+    def error_ratio(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+def _by_workload(samples: Sequence[Sample]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for s in samples:
+        key = (
+            f"{s.labels.get('destination_workload_namespace', '?')}/"
+            f"{s.labels.get('destination_workload', '?')}"
+        )
+        found[key] = found.get(key, 0.0) + s.value
+    return found
+
+
+def measure(
+    metrics: Metrics, window_s: float, namespace: str | None, at: float
+) -> dict[str, Window]:
+    def read(build: Callable[[float, str | None], str]) -> dict[str, float]:
+        return _by_workload(metrics.query(build(window_s, namespace), at=at))
+
+    requests = read(client_requests)
+    errors = read(client_errors)
+    failures = read(client_connection_failures)
+    p99 = read(client_p99)
+    return {
+        w: Window(
+            requests[w],
+            errors.get(w, 0.0),
+            failures.get(w, 0.0),
+            None if w not in p99 or math.isnan(p99[w]) else p99[w],
+        )
+        for w in requests
+    }
+
+
+class MtlsBakeVerifier:
+    """Registered for the mtls-* change kinds."""
+
+    def __init__(self, settings: MtlsSettings) -> None:
+        self.settings = settings
+
+    def bake_seconds(self, change: Change) -> float:
+        return self.settings.bake_window_s
+
+    def verify(self, change: Change, services: Services, now: float) -> Verdict:
+        metrics = services.metrics.get(change.cluster)
+        if metrics is None:
+            return Verdict(VerdictOutcome.HOLD, ("no Prometheus is configured for this cluster",))
+        applied = change.applied_at or now
+        window = max(1.0, now - applied)
+        scope = (change.verify or {}).get("namespaces") or ["*"]
+        namespace = None if "*" in scope or len(scope) != 1 else str(scope[0])
+        current = measure(metrics, window, namespace, now)
+        baseline = measure(metrics, window, namespace, applied)
+        return judge(current, baseline, self.settings)
+
+
+def judge(current: dict[str, Window], baseline: dict[str, Window], s: MtlsSettings) -> Verdict:
+    total = sum(w.requests for w in current.values())
+    if total < s.bake_min_requests:
+        return Verdict(
+            VerdictOutcome.HOLD,
+            (
+                f"not enough traffic to judge: {total:.0f} client-side requests in the bake "
+                f"window, need at least {s.bake_min_requests:.0f}",
+            ),
+        )
+    breaches: list[str] = []
+    judged: list[str] = []
+    for workload, now in sorted(current.items()):
+        before = baseline.get(workload)
+        if now.requests < MIN_WORKLOAD_REQUESTS or before is None or before.requests <= 0:
+            continue
+        judged.append(workload)
+        ratio, base = now.error_ratio, before.error_ratio
+        if ratio > base * s.error_ratio_factor and ratio > base + s.error_ratio_margin:
+            breaches.append(f"{workload}: 5xx {ratio:.1%} (baseline {base:.1%})")
+        if now.connection_failures > before.connection_failures + s.connection_failure_margin:
+            breaches.append(
+                f"{workload}: {now.connection_failures:.0f} connection failures "
+                f"(baseline {before.connection_failures:.0f})"
+            )
+        if (
+            now.p99_ms is not None
+            and before.p99_ms is not None
+            and (
+                now.p99_ms > before.p99_ms * s.p99_factor
+                and now.p99_ms - before.p99_ms > s.p99_margin_ms
+            )
+        ):
+            breaches.append(
+                f"{workload}: p99 {now.p99_ms:.0f} ms (baseline {before.p99_ms:.0f} ms)"
+            )
+    if breaches:
+        return Verdict(VerdictOutcome.BREACH, tuple(breaches))
+    if not judged:
+        return Verdict(
+            VerdictOutcome.HOLD,
+            ("no workload had traffic both before and after the change; cannot compare",),
+        )
+    return Verdict(
+        VerdictOutcome.PASS,
+        (f"5xx, connection failures and p99 within baseline for {', '.join(judged[:8])}",),
+    )
