@@ -230,31 +230,27 @@ def fail(
 
 
 def verified(change: Change, lines: tuple[str, ...], now: float) -> Step:
-    if change.state is not S.VERIFYING:
-        return Refusal(f"{change.id} is {change.state.value}", ActionOutcome.NOOP)
-    return change.with_event(
-        S.VERIFIED,
-        "verified",
-        "meshbot",
-        now,
-        "; ".join(lines),
-        verify_at=None,
-        verification=lines,
-    )
+    return _bake_outcome(change, S.VERIFIED, "verified", lines, now, None)
 
 
 def hold(change: Change, lines: tuple[str, ...], now: float, retry_at: float | None) -> Step:
     """No data to judge: stay verifying, say so, look again at `retry_at` (None: stop)."""
+    return _bake_outcome(change, S.VERIFYING, "hold", lines, now, retry_at)
+
+
+def _bake_outcome(
+    change: Change,
+    state: ChangeState,
+    event: str,
+    lines: tuple[str, ...],
+    now: float,
+    verify_at: float | None,
+) -> Step:
+    """A bake check's answer, recorded by meshbot; only a change still verifying takes one."""
     if change.state is not S.VERIFYING:
         return Refusal(f"{change.id} is {change.state.value}", ActionOutcome.NOOP)
     return change.with_event(
-        S.VERIFYING,
-        "hold",
-        "meshbot",
-        now,
-        "; ".join(lines),
-        verify_at=retry_at,
-        verification=lines,
+        state, event, "meshbot", now, "; ".join(lines), verify_at=verify_at, verification=lines
     )
 
 

@@ -15,7 +15,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from commands.change_hooks import Verdict, VerdictOutcome
+from commands.bake import BakeVerifier, conclude, too_little_traffic
+from commands.change_hooks import Verdict
 from commands.change_model import Change
 from commands.mtls_model import MtlsSettings
 from commands.mtls_queries import (
@@ -24,7 +25,7 @@ from commands.mtls_queries import (
     client_p99,
     client_requests,
 )
-from commands.ports import Metrics, Sample, Services
+from commands.ports import Metrics, Sample
 
 MIN_WORKLOAD_REQUESTS = 10.0
 
@@ -73,38 +74,23 @@ def measure(
     }
 
 
-class MtlsBakeVerifier:
+class MtlsBakeVerifier(BakeVerifier[MtlsSettings]):
     """Registered for the mtls-* change kinds."""
 
-    def __init__(self, settings: MtlsSettings) -> None:
-        self.settings = settings
-
-    def bake_seconds(self, change: Change) -> float:
-        return self.settings.bake_window_s
-
-    def verify(self, change: Change, services: Services, now: float) -> Verdict:
-        metrics = services.metrics.get(change.cluster)
-        if metrics is None:
-            return Verdict(VerdictOutcome.HOLD, ("no Prometheus is configured for this cluster",))
-        applied = change.applied_at or now
-        window = max(1.0, now - applied)
+    def compare(
+        self, change: Change, metrics: Metrics, applied: float, now: float, window_s: float
+    ) -> Verdict:
         scope = (change.verify or {}).get("namespaces") or ["*"]
         namespace = None if "*" in scope or len(scope) != 1 else str(scope[0])
-        current = measure(metrics, window, namespace, now)
-        baseline = measure(metrics, window, namespace, applied)
+        current = measure(metrics, window_s, namespace, now)
+        baseline = measure(metrics, window_s, namespace, applied)
         return judge(current, baseline, self.settings)
 
 
 def judge(current: dict[str, Window], baseline: dict[str, Window], s: MtlsSettings) -> Verdict:
     total = sum(w.requests for w in current.values())
     if total < s.bake_min_requests:
-        return Verdict(
-            VerdictOutcome.HOLD,
-            (
-                f"not enough traffic to judge: {total:.0f} client-side requests in the bake "
-                f"window, need at least {s.bake_min_requests:.0f}",
-            ),
-        )
+        return too_little_traffic(total, s.bake_min_requests, "client-side requests")
     breaches: list[str] = []
     judged: list[str] = []
     for workload, now in sorted(current.items()):
@@ -131,14 +117,9 @@ def judge(current: dict[str, Window], baseline: dict[str, Window], s: MtlsSettin
             breaches.append(
                 f"{workload}: p99 {now.p99_ms:.0f} ms (baseline {before.p99_ms:.0f} ms)"
             )
-    if breaches:
-        return Verdict(VerdictOutcome.BREACH, tuple(breaches))
-    if not judged:
-        return Verdict(
-            VerdictOutcome.HOLD,
-            ("no workload had traffic both before and after the change; cannot compare",),
-        )
-    return Verdict(
-        VerdictOutcome.PASS,
-        (f"5xx, connection failures and p99 within baseline for {', '.join(judged[:8])}",),
+    return conclude(
+        breaches,
+        judged,
+        nothing_judged="no workload had traffic both before and after the change; cannot compare",
+        passed=f"5xx, connection failures and p99 within baseline for {', '.join(judged[:8])}",
     )

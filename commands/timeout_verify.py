@@ -9,9 +9,10 @@ of them. Too little traffic (or none) is a hold — never a pass and never a bre
 
 from __future__ import annotations
 
+from commands.bake import BakeVerifier, conclude, too_little_traffic
 from commands.change_hooks import Verdict, VerdictOutcome
 from commands.change_model import Change
-from commands.ports import Metrics, Services
+from commands.ports import Metrics
 from commands.timeout_model import TimeoutsSettings
 from commands.timeout_queries import (
     errors_query,
@@ -37,24 +38,16 @@ def _read(
     return requests, errors, p99
 
 
-class TimeoutsBakeVerifier:
+class TimeoutsBakeVerifier(BakeVerifier[TimeoutsSettings]):
     """Registered for the `timeouts` change kind."""
 
-    def __init__(self, settings: TimeoutsSettings) -> None:
-        self.settings = settings
-
-    def bake_seconds(self, change: Change) -> float:
-        return self.settings.bake_window_s
-
-    def verify(self, change: Change, services: Services, now: float) -> Verdict:
-        metrics = services.metrics.get(change.cluster)
-        if metrics is None:
-            return Verdict(VerdictOutcome.HOLD, ("no Prometheus is configured for this cluster",))
+    def compare(
+        self, change: Change, metrics: Metrics, applied: float, now: float, window_s: float
+    ) -> Verdict:
         hosts = [str(h) for h in (change.verify or {}).get("hosts") or []]
         if not hosts:
             return Verdict(VerdictOutcome.PASS, ("no service to watch",))
-        applied = change.applied_at or now
-        window = seconds_window(max(1.0, now - applied))
+        window = seconds_window(window_s)
         req_now, err_now, p99_now = _read(metrics, hosts, window, now)
         req_before, err_before, p99_before = _read(metrics, hosts, window, applied)
         return judge(
@@ -70,12 +63,8 @@ def judge(hosts: list[str], now: Window, before: Window, settings: TimeoutsSetti
     req_before, err_before, p99_before = before
     total = sum(req_now.get(h, 0.0) for h in hosts)
     if total < settings.bake_min_requests:
-        return Verdict(
-            VerdictOutcome.HOLD,
-            (
-                f"not enough traffic to judge: {total:.0f} requests to {', '.join(hosts)} in the "
-                f"bake window, need at least {settings.bake_min_requests:.0f}",
-            ),
+        return too_little_traffic(
+            total, settings.bake_min_requests, f"requests to {', '.join(hosts)}"
         )
     breaches: list[str] = []
     judged: list[str] = []
@@ -95,12 +84,9 @@ def judge(hosts: list[str], now: Window, before: Window, settings: TimeoutsSetti
             and p_now - p_before > P99_MARGIN_MS
         ):
             breaches.append(f"{host}: p99 {p_now:.0f}ms (before {p_before:.0f}ms)")
-    if breaches:
-        return Verdict(VerdictOutcome.BREACH, tuple(breaches))
-    if not judged:
-        return Verdict(
-            VerdictOutcome.HOLD, ("no changed service had traffic both before and after",)
-        )
-    return Verdict(
-        VerdictOutcome.PASS, (f"p99 and 5xx within the baseline for {', '.join(judged)}",)
+    return conclude(
+        breaches,
+        judged,
+        nothing_judged="no changed service had traffic both before and after",
+        passed=f"p99 and 5xx within the baseline for {', '.join(judged)}",
     )

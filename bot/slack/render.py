@@ -133,6 +133,26 @@ def message(
     )
 
 
+def channel_message(
+    fallback: str,
+    lines: Sequence[str],
+    header: str | None = None,
+    context: str | None = None,
+    *,
+    overflow: str,
+) -> SlackMessage:
+    """A `message` posted for the whole channel (or a thread) rather than as an ephemeral
+    answer; `overflow` says where to find what did not fit."""
+    return message(
+        fallback,
+        lines,
+        header=header,
+        context=context,
+        ephemeral=False,
+        overflow=overflow,
+    )
+
+
 def chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION_TEXT) -> list[str]:
     """Join lines into texts of at most `limit` characters, cutting overlong lines."""
     chunks: list[str] = []

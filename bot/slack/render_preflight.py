@@ -8,10 +8,11 @@ in the thread as a JSON file.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import yaml
 
-from bot.slack.render import SlackMessage, message
+from bot.slack.render import SlackMessage, channel_message
 from commands.preflight_model import CheckResult, PreflightReport, Status
 
 ICON = {
@@ -23,17 +24,7 @@ ICON = {
 MAX_TEXT = 2900
 
 
-def _message(
-    fallback: str, lines: Sequence[str], header: str | None = None, context: str | None = None
-) -> SlackMessage:
-    return message(
-        fallback,
-        lines,
-        header=header,
-        context=context,
-        ephemeral=False,
-        overflow="_… more in the JSON file_",
-    )
+_message = partial(channel_message, overflow="_… more in the JSON file_")
 
 
 def counts_line(report: PreflightReport) -> str:

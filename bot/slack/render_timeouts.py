@@ -8,9 +8,9 @@ points at `meshbot timeouts audit --output json`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import partial
 
-from bot.slack.render import SlackMessage, message
+from bot.slack.render import SlackMessage, channel_message
 from commands.timeout_model import Finding, Severity, TimeoutAudit
 
 ICON = {
@@ -23,17 +23,7 @@ PER_THREAD_MESSAGE = 8
 MAX_THREAD_MESSAGES = 10
 
 
-def _message(
-    fallback: str, lines: Sequence[str], header: str | None = None, context: str | None = None
-) -> SlackMessage:
-    return message(
-        fallback,
-        lines,
-        header=header,
-        context=context,
-        ephemeral=False,
-        overflow="_… cut to fit Slack_",
-    )
+_message = partial(channel_message, overflow="_… cut to fit Slack_")
 
 
 def counts_line(report: TimeoutAudit) -> str:

@@ -100,6 +100,21 @@ def texts(message: Any) -> str:
     )
 
 
+def wait_parent(slack: SlackEmulator, ts: str, state: str, timeout: float = 25.0) -> Any:
+    """The channel message at `ts` once it shows `state`; on timeout, what it showed."""
+
+    def probe() -> Any:
+        parent = slack.message("C_OPS", ts)
+        return parent if parent is not None and f"*{state}*" in texts(parent) else None
+
+    try:
+        return slack.wait_for(probe, timeout)
+    except TimeoutError as exc:
+        parent = slack.message("C_OPS", ts)
+        thread = [m.text for m in slack.thread("C_OPS", ts)]
+        raise AssertionError(f"not {state}: {texts(parent) if parent else None}; {thread}") from exc
+
+
 class Proposed:
     def __init__(self, bot: RunningBot, slack: SlackEmulator, user: str = "U_ALICE") -> None:
         url = bot.slash("mtls permissive namespace=shop", user_id=user)
@@ -119,6 +134,17 @@ class Proposed:
         )
         assert answer.status_code == 200
         return url
+
+    def approve_body(self, response_url: str) -> bytes:
+        """The body of U_BOB's `change_approve` click on this proposal, to post as is."""
+        return block_actions_body(
+            "change_approve",
+            self.id,
+            user_id="U_BOB",
+            channel_id="C_OPS",
+            message_ts=self.ts,
+            response_url=response_url,
+        )
 
     def parent(self) -> Any:
         return self.slack.message("C_OPS", self.ts)
@@ -229,14 +255,7 @@ def test_twenty_concurrent_approve_clicks_apply_once(
     start = threading.Barrier(20)
 
     def click() -> None:
-        body = block_actions_body(
-            "change_approve",
-            change.id,
-            user_id="U_BOB",
-            channel_id="C_OPS",
-            message_ts=change.ts,
-            response_url=slack_emulator.new_response_url("C_OPS", "U_BOB"),
-        )
+        body = change.approve_body(slack_emulator.new_response_url("C_OPS", "U_BOB"))
         start.wait()
         assert bot.client is not None
         # one connection per click, closed after it: 20 idle keep-alives would
@@ -263,14 +282,7 @@ def test_the_same_click_delivered_twice_is_a_noop(
 ) -> None:
     change = Proposed(bot, slack_emulator)
     url = slack_emulator.new_response_url("C_OPS", "U_BOB")
-    body = block_actions_body(
-        "change_approve",
-        change.id,
-        user_id="U_BOB",
-        channel_id="C_OPS",
-        message_ts=change.ts,
-        response_url=url,
-    )
+    body = change.approve_body(url)
     assert bot.client is not None
     assert bot.client.post(body).status_code == 200
     change.wait_state("verifying")

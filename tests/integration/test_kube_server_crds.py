@@ -83,20 +83,9 @@ def test_crd_created_over_the_api_is_then_served(kube_api_client: Any) -> None:
     }
     client.ApiextensionsV1Api(kube_api_client).create_custom_resource_definition(crd)
     co = _custom(kube_api_client)
-    co.create_namespaced_custom_object(
-        "example.com",
-        "v1",
-        "default",
-        "widgets",
-        {
-            "apiVersion": "example.com/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"size": 2},
-        },
-    )
-    with pytest.raises(ApiException) as err:
-        co.create_namespaced_custom_object(
+
+    def create_widget(name: str, size: object) -> Any:
+        return co.create_namespaced_custom_object(
             "example.com",
             "v1",
             "default",
@@ -104,10 +93,14 @@ def test_crd_created_over_the_api_is_then_served(kube_api_client: Any) -> None:
             {
                 "apiVersion": "example.com/v1",
                 "kind": "Widget",
-                "metadata": {"name": "x"},
-                "spec": {"size": "big"},
+                "metadata": {"name": name},
+                "spec": {"size": size},
             },
         )
+
+    create_widget("w", 2)
+    with pytest.raises(ApiException) as err:
+        create_widget("x", "big")
     assert err.value.status == 422
     assert json.loads(err.value.body)["details"]["causes"][0]["field"] == "spec.size"
     client.ApiextensionsV1Api(kube_api_client).delete_custom_resource_definition(

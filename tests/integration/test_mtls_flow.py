@@ -15,7 +15,7 @@ from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.prometheus import LivePrometheus
-from tests.integration.test_changes_slack import buttons, texts
+from tests.integration.test_changes_slack import buttons, texts, wait_parent
 
 SHOP = """
 apiVersion: v1
@@ -40,9 +40,7 @@ def mesh_bot(
     kube_server_with_istio: KubeTestServer,
     kubeconfig: Path,
     prometheus: LivePrometheus,
-    http_bot_factory: Callable[..., RunningBot],
-    meshbot_settings_factory: Callable[..., Any],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> RunningBot:
     kube_server_with_istio.load_seed(
         SHOP + "".join(POD.format(name=n) for n in ("orders", "web", "legacy-batch"))
@@ -60,7 +58,7 @@ changes:
   mtls: {{readiness_window_s: 6, min_requests: 50, bake_window_s: 5, bake_min_requests: 20}}
 """
     prometheus.wait_scraped_for(6)
-    return http_bot_factory(meshbot_settings_factory(clean_redis, extra))
+    return configured_http_bot(extra)
 
 
 def strict_mode(server: KubeTestServer) -> str | None:
@@ -70,19 +68,6 @@ def strict_mode(server: KubeTestServer) -> str | None:
 
 def status_text(bot: RunningBot) -> str:
     return str(bot.answer(bot.slash("mtls status namespace=shop"))["blocks"])
-
-
-def wait_parent(slack: SlackEmulator, ts: str, state: str, timeout: float = 25.0) -> Any:
-    def probe() -> Any:
-        parent = slack.message("C_OPS", ts)
-        return parent if parent is not None and f"*{state}*" in texts(parent) else None
-
-    try:
-        return slack.wait_for(probe, timeout)
-    except TimeoutError as exc:
-        parent = slack.message("C_OPS", ts)
-        thread = [m.text for m in slack.thread("C_OPS", ts)]
-        raise AssertionError(f"not {state}: {texts(parent) if parent else None}; {thread}") from exc
 
 
 def propose_strict(bot: RunningBot, slack: SlackEmulator) -> tuple[str, Any]:

@@ -130,6 +130,13 @@ def preflight(
             metrics.close()
 
 
+def preflight_report(kubeconfig: Path, prometheus_url: str | None) -> PreflightReport:
+    """`preflight` that must come back as a report, not a failure."""
+    report = preflight(kubeconfig, prometheus_url)
+    assert isinstance(report, PreflightReport), report
+    return report
+
+
 def not_passing(report: PreflightReport) -> set[tuple[str, str, str]]:
     return {
         (c.id, c.subject.label, c.status.value)
@@ -142,8 +149,7 @@ def test_the_problem_seed_gives_exactly_its_problems(
     kube_server: KubeTestServer, kubeconfig: Path, node_history: PrometheusProcess
 ) -> None:
     kube_server.load_seed(seed_path("problems"))
-    report = preflight(kubeconfig, node_history.url)
-    assert isinstance(report, PreflightReport), report
+    report = preflight_report(kubeconfig, node_history.url)
     assert not_passing(report) == PROBLEMS
     steal = [c for c in report.checks if c.id == "node.steal"]
     assert len(steal) == 7 and all(
@@ -162,8 +168,7 @@ def test_the_healthy_seed_has_no_failures(
     kube_server: KubeTestServer, kubeconfig: Path, node_history: PrometheusProcess
 ) -> None:
     kube_server.load_seed(seed_path("healthy"))
-    report = preflight(kubeconfig, node_history.url)
-    assert isinstance(report, PreflightReport), report
+    report = preflight_report(kubeconfig, node_history.url)
     assert not_passing(report) == set()
     assert report.summary["fail"] == 0
 
@@ -174,8 +179,7 @@ def test_steal_over_the_last_hour_from_real_prometheus(
     kube_server.load_seed(seed_path("healthy"))
     for name in ("node-noisy", "node-spiky"):
         kube_server.load_seed(EXTRA_NODES.format(name=name))
-    report = preflight(kubeconfig, node_history.url)
-    assert isinstance(report, PreflightReport), report
+    report = preflight_report(kubeconfig, node_history.url)
     steal = {c.subject.name: c for c in report.checks if c.id == "node.steal"}
     assert steal["node-noisy"].status is Status.FAIL
     assert steal["node-noisy"].evidence["avg_pct_1h"] > 20
@@ -221,8 +225,7 @@ def test_a_list_we_may_not_read_is_unknown_and_denied_permissions_fail(
     kube_server.load_seed(seed_path("healthy"))
     kube_server.faults.add("GET", r"^/api/v1/services", status=403)
     kube_server.deny("create", "clusterroles", "rbac.authorization.k8s.io")
-    report = preflight(kubeconfig, None)
-    assert isinstance(report, PreflightReport), report
+    report = preflight_report(kubeconfig, None)
     [services] = [c for c in report.checks if c.id == "service.protocol"]
     assert services.status is Status.UNKNOWN and "403" in services.message
     [perms] = [c for c in report.checks if c.id == "cluster.install-permissions"]

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Settings
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.kube.seeds import seed_path
 from bot.sandbox.slack import SlackEmulator
@@ -89,21 +88,18 @@ def test_cli_usage_and_config_errors_exit_two(
     assert bad_url.returncode == 2 and "--prometheus" in bad_url.stderr
 
 
-def _settings(factory: Callable[..., Settings], redis_url: str, kubeconfig: Path) -> Settings:
-    extra = f"clusters:\n  lab:\n    kubeconfig: {kubeconfig}\n    context: sandbox\n"
-    return factory(redis_url, extra)
+def _lab(kubeconfig: Path) -> str:
+    return f"clusters:\n  lab:\n    kubeconfig: {kubeconfig}\n    context: sandbox\n"
 
 
 def test_slack_summary_in_channel_details_in_thread_and_json_file(
     kube_server: KubeTestServer,
     kubeconfig: Path,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
+    configured_http_bot: Callable[[str], RunningBot],
     slack_emulator: SlackEmulator,
-    clean_redis: str,
 ) -> None:
     kube_server.load_seed(seed_path("problems"))
-    bot = http_bot_factory(_settings(meshbot_settings_factory, clean_redis, kubeconfig))
+    bot = configured_http_bot(_lab(kubeconfig))
     bot.slash("preflight", user_id="U_VIEWER", channel_id="C_OPS")
     files = slack_emulator.wait_for(slack_emulator.files, timeout=15)
     [top] = [m for m in slack_emulator.messages("C_OPS") if not m.is_reply]
@@ -123,13 +119,11 @@ def test_slack_summary_in_channel_details_in_thread_and_json_file(
 def test_slack_where_the_bot_cannot_post_answers_ephemerally(
     kube_server: KubeTestServer,
     kubeconfig: Path,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
+    configured_http_bot: Callable[[str], RunningBot],
     slack_emulator: SlackEmulator,
-    clean_redis: str,
 ) -> None:
     kube_server.load_seed(seed_path("healthy"))
-    bot = http_bot_factory(_settings(meshbot_settings_factory, clean_redis, kubeconfig))
+    bot = configured_http_bot(_lab(kubeconfig))
     url = bot.slash("preflight istio=1.30", user_id="U_VIEWER", channel_id="C_ELSEWHERE")
     answer = bot.answer(url, timeout=15)
     assert answer["response_type"] == "ephemeral"
@@ -142,11 +136,9 @@ def test_slack_where_the_bot_cannot_post_answers_ephemerally(
 def test_slack_bad_input_is_an_ephemeral_usage_message(
     kube_server: KubeTestServer,
     kubeconfig: Path,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> None:
-    bot = http_bot_factory(_settings(meshbot_settings_factory, clean_redis, kubeconfig))
+    bot = configured_http_bot(_lab(kubeconfig))
     answer = bot.answer(bot.slash("preflight cluster=nope", user_id="U_VIEWER"), timeout=10)
     assert answer["response_type"] == "ephemeral"
     assert "unknown cluster `nope` (configured: lab)" in answer["text"]

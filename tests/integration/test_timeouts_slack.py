@@ -17,7 +17,7 @@ from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.prometheus import LivePrometheus
-from tests.integration.test_changes_slack import buttons, texts
+from tests.integration.test_changes_slack import buttons, texts, wait_parent
 
 SEED = Path(__file__).resolve().parents[2] / "bot" / "sandbox" / "seeds" / "timeouts.yaml"
 VS = ("networking.istio.io/v1", "virtualservices", "payments", "payments")
@@ -28,9 +28,7 @@ def mesh_bot(
     kube_server_with_istio: KubeTestServer,
     kubeconfig: Path,
     prometheus: LivePrometheus,
-    http_bot_factory: Callable[..., RunningBot],
-    meshbot_settings_factory: Callable[..., Any],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> RunningBot:
     kube_server_with_istio.load_seed(SEED)
     extra = f"""
@@ -45,7 +43,7 @@ changes:
 timeouts: {{window: 1m, bake_window: 2s, bake_min_requests: 5}}
 """
     prometheus.wait_scraped_for(3)
-    return http_bot_factory(meshbot_settings_factory(clean_redis, extra))
+    return configured_http_bot(extra)
 
 
 def audit_in_channel(bot: RunningBot, slack: SlackEmulator) -> tuple[Any, str]:
@@ -62,14 +60,6 @@ def finding_id(summary: str, rule: str) -> str:
     match = re.search(r"`(to-[0-9a-f]{8})` \*" + re.escape(rule) + r"\*", summary)
     assert match, summary
     return match.group(1)
-
-
-def wait_parent(slack: SlackEmulator, ts: str, state: str, timeout: float = 20.0) -> Any:
-    def probe() -> Any:
-        parent = slack.message("C_OPS", ts)
-        return parent if parent is not None and f"*{state}*" in texts(parent) else None
-
-    return slack.wait_for(probe, timeout)
 
 
 def propose_fix(bot: RunningBot, slack: SlackEmulator, finding: str) -> tuple[str, Any]:

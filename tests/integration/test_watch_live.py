@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from bot.slack.render_alerts import ACK, ROLLBACK, SILENCE_1H
@@ -20,11 +19,11 @@ from tests.fixtures.prometheus import LivePrometheus
 from tests.integration.watch_support import (
     CHANNEL,
     alert_messages,
-    start,
     text_of,
     top_level,
     wait_until,
     watch_yaml,
+    watching,
 )
 
 PODS = """
@@ -82,17 +81,11 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
     kube_server: KubeTestServer,
     kubeconfig: Path,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> None:
     kube_server.load_seed(PODS)
-    settings = meshbot_settings_factory(
-        clean_redis, watch_yaml(prometheus.url, kubeconfig=kubeconfig)
-    )
-    bot = http_bot_factory(settings)
-    scheduler = start(bot.runtime)
-    try:
+    bot = configured_http_bot(watch_yaml(prometheus.url, kubeconfig=kubeconfig))
+    with watching(bot):
         prometheus.wait_scraped_for(10)
         store = bot.runtime.services.store
         wait_until(lambda: (store.get(SUMMARY_KEY, cluster="prod") or {}).get("evaluated"))
@@ -151,8 +144,6 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
         )
         assert len(alert_messages(slack_emulator, "payments")) == 1  # one post, ever
         assert len(alert_messages(slack_emulator, "node node-c")) == 1
-    finally:
-        scheduler.stop()
 
 
 def _fp(store, alert_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -163,16 +154,10 @@ def _fp(store, alert_id: str) -> str:  # type: ignore[no-untyped-def]
 def test_low_traffic_holds_and_status_says_so(
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> None:
-    settings = meshbot_settings_factory(
-        clean_redis, watch_yaml(prometheus.url, steal="{enabled: false}")
-    )
-    bot = http_bot_factory(settings)
-    scheduler = start(bot.runtime)
-    try:
+    bot = configured_http_bot(watch_yaml(prometheus.url, steal="{enabled: false}"))
+    with watching(bot):
         prometheus.wait_scraped_for(10)
         store = bot.runtime.services.store
         summary = wait_until(
@@ -185,22 +170,16 @@ def test_low_traffic_holds_and_status_says_so(
         PrometheusWait = prometheus.wait_seconds
         PrometheusWait(4)
         assert top_level(slack_emulator) == []  # never an alert on 0.2 req/s
-    finally:
-        scheduler.stop()
 
 
 @pytest.mark.scenario("watch-no-data")
 def test_no_data_gives_one_blind_notice_then_recovery(
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> None:
-    settings = meshbot_settings_factory(clean_redis, watch_yaml(prometheus.url))
-    bot = http_bot_factory(settings)
-    scheduler = start(bot.runtime)
-    try:
+    bot = configured_http_bot(watch_yaml(prometheus.url))
+    with watching(bot):
         notice = wait_until(lambda: alert_messages(slack_emulator, "Watcher blind"), what="blind")[
             0
         ]
@@ -218,8 +197,6 @@ def test_no_data_gives_one_blind_notice_then_recovery(
             what="recovery reply",
         )
         assert len(top_level(slack_emulator)) == 1
-    finally:
-        scheduler.stop()
 
 
 SHOP = """
@@ -245,16 +222,14 @@ def test_rollback_button_runs_the_likely_cause_rollback_through_the_pipeline(
     kube_server_with_istio: KubeTestServer,
     kubeconfig: Path,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
-    http_bot_factory: Callable[[Settings], RunningBot],
-    clean_redis: str,
+    configured_http_bot: Callable[[str], RunningBot],
 ) -> None:
     kube_server_with_istio.load_seed(SHOP)
     extra = watch_yaml(prometheus.url, kubeconfig=kubeconfig, steal="{enabled: false}")
     extra = extra.replace(
         f"kubeconfig: {kubeconfig}", f"kubeconfig: {kubeconfig}\n    context: sandbox"
     )
-    bot = http_bot_factory(meshbot_settings_factory(clean_redis, extra))
+    bot = configured_http_bot(extra)
     # a meshbot change on namespace shop: proposed by alice, approved by bob, applied
     answer = bot.answer(bot.slash("mtls permissive namespace=shop", user_id="U_ALICE"))
     assert "Proposed chg-" in str(answer["text"]), answer
@@ -270,8 +245,7 @@ def test_rollback_button_runs_the_likely_cause_rollback_through_the_pipeline(
     bot.client.action("change_approve", change_id, user_id="U_BOB", message_ts=proposal.ts)
     wait_until(lambda: pa_mode(kube_server_with_istio) == "PERMISSIVE", what="the change applied")
 
-    scheduler = start(bot.runtime)
-    try:
+    with watching(bot):
         prometheus.wait_scraped_for(10)
         prometheus.simulator.inject({"service": "checkout", "p99_factor": 8})
         alert = wait_until(lambda: alert_messages(slack_emulator, "checkout"), what="p99")[0]
@@ -299,5 +273,3 @@ def test_rollback_button_runs_the_likely_cause_rollback_through_the_pipeline(
         assert f"Rolled back {change_id}" in reply.text and "<@U_BOB>" in reply.text
         edited = slack_emulator.message(CHANNEL, alert.ts)
         assert edited is not None and ROLLBACK not in text_of(edited)  # offered once
-    finally:
-        scheduler.stop()

@@ -47,12 +47,11 @@ def replicas() -> Iterator[Callable[[Settings, int], list[tuple[Runtime, Watcher
 def test_three_replicas_post_once_and_a_killed_holder_hands_over(
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
     replicas: Callable[[Settings, int], list[tuple[Runtime, WatcherScheduler]]],
-    clean_redis: str,
+    configured_settings: Callable[[str], Settings],
 ) -> None:
-    settings = meshbot_settings_factory(
-        clean_redis, watch_yaml(prometheus.url, lease_ttl_s=TTL, steal="{enabled: false}")
+    settings = configured_settings(
+        watch_yaml(prometheus.url, lease_ttl_s=TTL, steal="{enabled: false}")
     )
     running = replicas(settings, 3)
     prometheus.wait_scraped_for(10)
@@ -92,13 +91,10 @@ def test_three_replicas_post_once_and_a_killed_holder_hands_over(
 def test_a_storm_is_one_grouped_message(
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
-    meshbot_settings_factory: Callable[..., Settings],
     replicas: Callable[[Settings, int], list[tuple[Runtime, WatcherScheduler]]],
-    clean_redis: str,
+    configured_settings: Callable[[str], Settings],
 ) -> None:
-    settings = meshbot_settings_factory(
-        clean_redis, watch_yaml(prometheus.url, storm_k=1, steal="{enabled: false}")
-    )
+    settings = configured_settings(watch_yaml(prometheus.url, storm_k=1, steal="{enabled: false}"))
     replicas(settings, 2)
     prometheus.wait_scraped_for(10)
     for service in ("frontend", "catalog", "checkout", "payments"):

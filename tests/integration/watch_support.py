@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.sandbox.slack import Message, SlackEmulator
 from bot.slack.app import build_web_client
 from bot.watchers.jobs import start_watchers
 from bot.watchers.scheduler import WatcherScheduler
+from tests.fixtures.meshbot import RunningBot
 
 CHANNEL = "C_ONCALL"
 
@@ -51,6 +53,16 @@ def start(runtime: Runtime) -> WatcherScheduler:
     scheduler = start_watchers(runtime, build_web_client(runtime))
     assert scheduler is not None
     return scheduler
+
+
+@contextmanager
+def watching(bot: RunningBot) -> Iterator[WatcherScheduler]:
+    """The bot's watchers running for the `with` block, stopped however it ends."""
+    scheduler = start(bot.runtime)
+    try:
+        yield scheduler
+    finally:
+        scheduler.stop()
 
 
 def top_level(emulator: SlackEmulator, channel: str = CHANNEL) -> list[Message]:

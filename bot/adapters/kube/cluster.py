@@ -37,7 +37,7 @@ def _translated(cluster: str, action: str) -> Iterator[None]:
         raise ClusterUnavailable(f"cluster {cluster}: API server unreachable ({action})") from exc
 
 
-class KubeCluster(InventoryMixin, ObjectsMixin, WatchReadsMixin, VirtualServicesMixin):
+class KubeCluster(InventoryMixin, VirtualServicesMixin, ObjectsMixin, WatchReadsMixin):
     def __init__(
         self,
         name: str,

@@ -11,9 +11,9 @@ generic object reads (no typed models), so a large cluster stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.adapters.kube.objects import ObjectsMixin
 from commands.timeout_model import AppTimeoutSource, ServiceRecord
 
 JSON = Any
@@ -21,21 +21,8 @@ GROUP = "networking.istio.io"
 PREFERRED = ("v1", "v1beta1", "v1alpha3")
 
 
-class VirtualServicesMixin:
-    """Mixed into `KubeCluster`; uses `served_versions`/`list_objects` of `ObjectsMixin`."""
-
-    if TYPE_CHECKING:  # provided by ObjectsMixin; not defined here so the MRO finds those
-
-        def served_versions(self, group: str) -> Sequence[str]: ...
-
-        def list_objects(
-            self,
-            api_version: str,
-            plural: str,
-            *,
-            namespace: str | None = None,
-            label_selector: str | None = None,
-        ) -> Sequence[JSON]: ...
+class VirtualServicesMixin(ObjectsMixin):
+    """Mixed into `KubeCluster`; reads via `served_versions`/`list_objects` of `ObjectsMixin`."""
 
     def virtual_service_api_version(self) -> str | None:
         served = set(self.served_versions(GROUP))
