@@ -157,7 +157,7 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
         if http:
             conf = settings.file.http
             slack_server = BackgroundServer(
-                slack_wsgi(app),
+                slack_wsgi(app, runtime.acks),
                 host or conf.host,
                 port if port is not None else conf.port,
                 threads=conf.threads,

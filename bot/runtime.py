@@ -11,9 +11,11 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bot.acks import AckGate
 from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.adapters.kube import KubeCluster
 from bot.adapters.prometheus import PrometheusMetrics
@@ -85,6 +87,12 @@ class Runtime:
             max_workers=WORK_THREADS, thread_name_prefix="meshbot-work"
         )
     )
+
+    acks: AckGate = field(default_factory=AckGate)
+
+    def after_acks(self, work: Callable[[], None]) -> None:
+        """Run `work` on the work pool once pending Slack acks are out (see bot.acks)."""
+        self.work_pool.submit(self.acks.after_acks(work))
 
     def close(self) -> None:
         self.listener_pool.shutdown(wait=True, cancel_futures=True)

@@ -239,7 +239,7 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
         def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
             user, channel, value = _click(body)
-            runtime.work_pool.submit(
+            runtime.after_acks(
                 guarded(
                     lambda: work(client, channel, user, value), f"alert button {action_id}", None
                 )

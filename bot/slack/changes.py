@@ -150,7 +150,7 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
                 return
             respond_with(respond, render(result))
 
-        runtime.work_pool.submit(guarded(work, f"{action_id} click", respond))
+        runtime.after_acks(guarded(work, f"{action_id} click", respond))
 
     for action_id in COMMAND_OF:
         app.action(action_id)(on_click)

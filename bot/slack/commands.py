@@ -37,6 +37,4 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
             result = run_command(runtime, command.get("text", ""), caller)
             deliveries.deliver(Reply(runtime, client, respond, caller, channel), result)
 
-        runtime.work_pool.submit(
-            guarded(work, f"{COMMAND} {command.get('text', '')[:40]}", respond)
-        )
+        runtime.after_acks(guarded(work, f"{COMMAND} {command.get('text', '')[:40]}", respond))

@@ -14,15 +14,20 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.acks import AckGate
+
 EVENTS_PATH = "/slack/events"
 
 
-def slack_wsgi(app: App) -> Callable[..., Iterable[bytes]]:
+def slack_wsgi(app: App, acks: AckGate | None = None) -> Callable[..., Iterable[bytes]]:
+    """Bolt on `/slack/events`; with `acks`, each request counts as pending until acked."""
     bolt = SlackRequestHandler(app)
+    gate = acks or AckGate()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
-            result: Iterable[bytes] = bolt(environ, start_response)
+            with gate.awaiting_ack():
+                result: Iterable[bytes] = bolt(environ, start_response)
             return result
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]

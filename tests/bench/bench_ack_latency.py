@@ -145,7 +145,9 @@ def main() -> None:
         )
         with build_runtime(settings) as runtime:
             servers = {
-                "meshbot": BackgroundServer(slack_wsgi(build_app(runtime)), "127.0.0.1", 0, 16),
+                "meshbot": BackgroundServer(
+                    slack_wsgi(build_app(runtime), runtime.acks), "127.0.0.1", 0, 16
+                ),
                 "bare bolt": BackgroundServer(
                     slack_wsgi(bare_app(api_url, bot_token)), "127.0.0.1", 0, 16
                 ),
