@@ -106,6 +106,17 @@ class FileConfig(_Strict):
     preflight: PreflightConfig = PreflightConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
 
+    @model_validator(mode="after")
+    def _known_clusters(self) -> FileConfig:
+        unknown = sorted(set(self.watchers.clusters) - set(self.clusters))
+        if unknown:
+            known = ", ".join(sorted(self.clusters)) or "none"
+            raise ValueError(
+                f"watchers.clusters names clusters that are not configured: "
+                f"{', '.join(unknown)} (configured: {known})"
+            )
+        return self
+
 
 class Secrets(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -72,6 +72,10 @@ def test_the_file_comes_from_meshbot_config_when_no_path_is_given(tmp_path: Path
         ("health: {port: 70000}", "health.port: Input should be less than or equal to 65535"),
         ("- just\n- a list", "the top level must be a mapping"),
         ("clusters: [unclosed", "not valid YAML"),
+        (
+            "clusters: {prod: {}}\nwatchers: {clusters: {prd: {enabled: false}}}",
+            "watchers.clusters names clusters that are not configured: prd (configured: prod)",
+        ),
     ],
 )
 def test_a_bad_file_names_the_field_and_the_reason(tmp_path: Path, text: str, message: str) -> None:
