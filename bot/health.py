@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.runtime import Runtime
@@ -55,7 +56,12 @@ def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> l
 
 
 class BackgroundServer:
-    """A waitress server running in a daemon thread; `port` is known once built."""
+    """A waitress server running in a daemon thread; `port` is known once built.
+
+    The thread runs waitress's poll loop one step at a time so that `stop` can end it
+    first and only then close the sockets: closing them under a running `select` would
+    make the loop fail with EBADF.
+    """
 
     def __init__(self, app: Callable[..., Any], host: str, port: int, threads: int = 4) -> None:
         self._server: Any = create_server(
@@ -68,21 +74,25 @@ class BackgroundServer:
         )
         self.port: int = self._server.effective_port
         self.host = host
-        self._thread = threading.Thread(
-            target=self._server.run, name=f"http-{self.port}", daemon=True
-        )
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"http-{self.port}", daemon=True)
 
     def start(self) -> BackgroundServer:
         self._thread.start()
         return self
 
-    def run(self) -> None:
-        self._server.run()
+    def _loop(self) -> None:
+        server = self._server
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.2, map=server._map, count=1)
 
     def stop(self) -> None:
-        self._server.close()
+        self._stopping.set()
         if self._thread.is_alive():
+            self._server.pull_trigger()
             self._thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._server._map)
 
     @property
     def url(self) -> str:
