@@ -39,3 +39,12 @@ def test_work_is_never_held_longer_than_the_bound() -> None:
         assert gate.wait_for_acks() is False
         assert 0.04 <= time.monotonic() - started < 1
     assert gate.wait_for_acks() is True
+
+
+def test_work_waits_for_a_quiet_moment_after_the_last_arrival() -> None:
+    gate = AckGate(max_wait_s=1.0, quiet_s=0.1)
+    with gate.awaiting_ack():
+        pass
+    started = time.monotonic()
+    assert gate.wait_for_acks() is True
+    assert 0.05 <= time.monotonic() - started < 0.5
