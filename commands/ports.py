@@ -197,6 +197,12 @@ class Metrics(Protocol):
 
     def query(self, promql: str, *, at: float | None = None) -> Sequence[Sample]: ...
 
+    def query_range(
+        self, promql: str, start: float, end: float, step_s: float
+    ) -> Sequence[tuple[float, float]]:
+        """The first series of a range query as (time, value) points, oldest first."""
+        ...
+
 
 @dataclass(frozen=True)
 class Sample:

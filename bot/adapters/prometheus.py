@@ -1,7 +1,8 @@
 """The Metrics port over the Prometheus HTTP API, through `httpx.Client`.
 
 Works the same against Prometheus, Thanos, Mimir/Cortex (tenant header `X-Scope-OrgID`)
-and VictoriaMetrics: only `/api/v1/query` and `/api/v1/status/buildinfo` are used.
+and VictoriaMetrics: only `/api/v1/query`, `/api/v1/query_range` and
+`/api/v1/status/buildinfo` are used.
 Auth (bearer or basic), a custom CA and a transport seam (tests swap the network) are
 set once in the client. Errors become `MetricsUnavailable`; the token never appears in
 a message.
@@ -66,6 +67,18 @@ class PrometheusMetrics:
         if data["resultType"] == "scalar":
             return [Sample({}, float(data["result"][1]))]
         return [Sample(dict(row["metric"]), float(row["value"][1])) for row in data["result"]]
+
+    def query_range(
+        self, promql: str, start: float, end: float, step_s: float
+    ) -> Sequence[tuple[float, float]]:
+        params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": step_s}
+        data = self._get("/api/v1/query_range", params)
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            raise MetricsUnavailable(f"{self.url}: expected a range vector")
+        if not data["result"]:
+            return []
+        points = [(float(t), float(v)) for t, v in data["result"][0]["values"]]
+        return [(t, v) for t, v in points if v == v]  # NaN: no value at that step
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         try:

@@ -139,6 +139,13 @@ class FakeMetrics:
             raise MetricsUnavailable("down")
         return self.samples.get(promql, [])
 
+    def query_range(
+        self, promql: str, start: float, end: float, step_s: float
+    ) -> Sequence[tuple[float, float]]:
+        if self.down:
+            raise MetricsUnavailable("down")
+        return [(start, s.value) for s in self.samples.get(promql, [])[:1]]
+
 
 class FixedClock:
     def __init__(self, now: float = 1_800_000_000.0) -> None:
