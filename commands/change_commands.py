@@ -8,9 +8,10 @@ at the registry; the pipeline then applies the change's own policy on top.
 
 from __future__ import annotations
 
+from commands import clusters
 from commands.change_model import ChangeView
 from commands.changes import is_change_id
-from commands.model import Failure, Result, Role, UsageError
+from commands.model import Denied, Failure, Result, Role, UsageError
 from commands.pipeline import Pipeline
 from commands.registry import Args, CommandSpec, Context, Param, Registry
 
@@ -18,20 +19,9 @@ ID = Param("id", "the change id, e.g. chg-7xq2m4ab", required=True, placeholder=
 CLUSTER = Param("cluster", "the cluster (default: the only configured one)", placeholder="NAME")
 
 
-def pick_cluster(ctx: Context, args: Args) -> str | UsageError:
-    """The `cluster=` option, or the only configured cluster."""
-    names = sorted(ctx.services.clusters)
-    chosen = args.get("cluster")
-    if chosen:
-        if chosen not in names:
-            known = ", ".join(names) or "none"
-            return UsageError(f"no cluster named `{chosen}` (configured: {known})")
-        return str(chosen)
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        return UsageError("no cluster is configured (see `clusters:` in the config file)")
-    return UsageError(f"several clusters are configured; add cluster=NAME ({', '.join(names)})")
+def pick_cluster(ctx: Context, args: Args) -> str | UsageError | Denied:
+    """The `cluster=` option resolved by the shared rules (default, channel restriction)."""
+    return clusters.pick_cluster(ctx.services, args.get("cluster"), ctx.caller)
 
 
 def _checked_id(args: Args) -> str | UsageError:

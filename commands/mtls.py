@@ -263,7 +263,7 @@ def _scope(args: Args) -> str | UsageError | None:
 
 def _status(ctx: Context, args: Args) -> Result:
     cluster = pick_cluster(ctx, args)
-    if isinstance(cluster, UsageError):
+    if not isinstance(cluster, str):
         return cluster
     settings = mtls_settings(ctx.services)
     namespace = args.get("namespace")
@@ -312,7 +312,7 @@ def _desired(
 
 def _propose_mode(ctx: Context, args: Args, mode: str) -> Result:
     cluster = pick_cluster(ctx, args)
-    if isinstance(cluster, UsageError):
+    if not isinstance(cluster, str):
         return cluster
     scope = _scope(args)
     if isinstance(scope, UsageError):

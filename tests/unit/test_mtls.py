@@ -268,3 +268,18 @@ def test_bake_judge_holds_without_data() -> None:
     assert judge({}, BASE, SETTINGS).outcome is VerdictOutcome.HOLD
     no_baseline = judge({"shop/orders": Window(1000, 0, 0, 120.0)}, {}, SETTINGS)
     assert no_baseline.outcome is VerdictOutcome.HOLD
+
+
+def test_a_cluster_fenced_to_other_channels_refuses_the_proposal() -> None:
+    from dataclasses import replace
+
+    from commands.model import Denied
+
+    services = change_services(shop_cluster(), metrics=traffic())
+    (name,) = services.clusters
+    fenced = replace(services, cluster_channels={name: ("C_PROD",)})
+    elsewhere = Caller("U_ALICE", Role.OPERATOR, channel_id="C_OPS", front_end="slack")
+    result = run(fenced, "mtls strict namespace=shop", elsewhere)
+    assert isinstance(result, Denied) and "<#C_PROD>" in result.reason
+    here = Caller("U_ALICE", Role.OPERATOR, channel_id="C_PROD", front_end="slack")
+    assert isinstance(run(fenced, "mtls strict namespace=shop", here), ChangeProposed)
