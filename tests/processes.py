@@ -31,7 +31,7 @@ def meshbot_process(
     """`meshbot ARGS` with the caller's environment minus meshbot's own variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.app.cli", *args],
         env={**base, **(env or {})},
         cwd=cwd,
         stdout=subprocess.PIPE,

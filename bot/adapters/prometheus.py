@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from commands.errors import MetricsUnavailable
-from commands.ports import Sample
+from commands.core.errors import MetricsUnavailable
+from commands.core.ports import Sample
 
 
 class PrometheusMetrics:

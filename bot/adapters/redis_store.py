@@ -20,8 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from commands.errors import StoreUnavailable
-from commands.ports import JSON, AuditEntry
+from commands.core.errors import StoreUnavailable
+from commands.core.ports import JSON, AuditEntry
 
 AUDIT_MAX_LEN = 100_000
 _GLOBAL = "global"

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.config import AccessConfig
-from commands.model import Caller, Role
+from bot.app.config import AccessConfig
+from commands.core.model import Caller, Role
 
 log = logging.getLogger(__name__)
 GROUP_CACHE_S = 300.0

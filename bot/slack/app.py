@@ -18,14 +18,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.runtime import Runtime
-from bot.slack import alerts as alert_buttons
-from bot.slack import changes as change_actions
+from bot.app.runtime import Runtime
+from bot.changes import slack as change_actions
+from bot.preflight import slack as preflight_delivery
 from bot.slack import commands, errors
-from bot.slack import preflight as preflight_delivery
-from bot.slack import timeouts as timeouts_delivery
 from bot.slack.access import AccessPolicy, GroupDirectory
 from bot.slack.delivery import Deliveries
+from bot.timeouts import slack as timeouts_delivery
+from bot.watch import slack as alert_buttons
 
 
 def build_web_client(runtime: Runtime) -> WebClient:

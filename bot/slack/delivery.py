@@ -16,10 +16,10 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
 from bot.slack.posting import post, respond_with, slack_error
 from bot.slack.render import SlackMessage, render
-from commands.model import Caller, Result
+from commands.core.model import Caller, Result
 
 # Errors that mean the bot may not post in this channel (not invited, archived…).
 CANNOT_POST = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})

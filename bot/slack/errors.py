@@ -2,7 +2,7 @@
 
 The user never sees a stack trace or an exception message (it may hold internals);
 the log gets the full exception under the same id, with secrets redacted by the log
-filter in `bot.logs`. Bolt's error hook and the work run after an ack both end here.
+filter in `bot.app.logs`. Bolt's error hook and the work run after an ack both end here.
 """
 
 from __future__ import annotations

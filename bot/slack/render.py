@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from commands.model import (
+from commands.core.model import (
     Denied,
     Failure,
     Help,

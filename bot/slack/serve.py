@@ -14,7 +14,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.acks import AckGate
+from bot.core.acks import AckGate
 
 EVENTS_PATH = "/slack/events"
 

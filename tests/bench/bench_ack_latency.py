@@ -28,9 +28,9 @@ import httpx
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.config import load_settings
-from bot.health import BackgroundServer
-from bot.runtime import build_runtime
+from bot.app.config import load_settings
+from bot.app.health import BackgroundServer
+from bot.app.runtime import build_runtime
 from bot.sandbox.slack import SlackEmulator, sign, slash_command_body
 from bot.slack.app import build_app
 from bot.slack.serve import slack_wsgi

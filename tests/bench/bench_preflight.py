@@ -49,12 +49,12 @@ class CountingMetrics:
 
 def child_fast(kubeconfig: str, prom_url: str | None) -> dict[str, Any]:
     from bot.adapters.kube import KubeCluster
-    from bot.runtime import SystemClock
-    from commands.model import Caller, Role
-    from commands.ports import Services
-    from commands.preflight import register
-    from commands.preflight_model import PreflightReport, PreflightSettings
-    from commands.registry import Registry
+    from bot.app.runtime import SystemClock
+    from commands.core.model import Caller, Role
+    from commands.core.ports import Services
+    from commands.core.registry import Registry
+    from commands.preflight.commands import register
+    from commands.preflight.model import PreflightReport, PreflightSettings
 
     cluster = KubeCluster("large", kubeconfig=kubeconfig, context="sandbox", timeout_s=30)
     metrics = CountingMetrics(prom_url) if prom_url else None

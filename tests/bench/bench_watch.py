@@ -34,19 +34,19 @@ import httpx
 import redis
 from slack_sdk import WebClient
 
-from bot.config import load_settings
-from bot.runtime import build_runtime
+from bot.app.config import load_settings
+from bot.app.runtime import build_runtime
 from bot.sandbox.metrics import MetricsExporter, MetricsSimulator, Scenario, scenario_path
 from bot.sandbox.prometheus_runner import PrometheusProcess
 from bot.sandbox.slack import SlackEmulator
 from bot.slack.app import build_web_client
-from bot.watchers.jobs import start_watchers
-from commands.rules import RuleSpec
-from commands.watch import LatencyPolicy, WatchPolicy
-from commands.watch_cycle import CyclePorts, WatchCycle
-from commands.watch_queries import latency_series
+from bot.watch.jobs import start_watchers
+from commands.watch.commands import LatencyPolicy, WatchPolicy
+from commands.watch.cycle import CyclePorts, WatchCycle
+from commands.watch.queries import latency_series
+from commands.watch.rules import RuleSpec
 from tests.unit.fakes import FixedClock, MemoryStore
-from tests.unit.fakes_watch import Ids, RecordingNotifier, ScriptedMetrics
+from tests.unit.watch.fakes import Ids, RecordingNotifier, ScriptedMetrics
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 REDIS_URL = os.environ.get("MESHBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.errors import ClusterUnavailable, MetricsUnavailable, StoreUnavailable
-from commands.ports import AuditEntry, Sample, Services
+from commands.core.errors import ClusterUnavailable, MetricsUnavailable, StoreUnavailable
+from commands.core.ports import AuditEntry, Sample, Services
 
 
 @dataclass

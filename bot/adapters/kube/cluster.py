@@ -21,7 +21,7 @@ from bot.adapters.kube.inventory import InventoryMixin
 from bot.adapters.kube.objects import ObjectsMixin
 from bot.adapters.kube.virtualservices import VirtualServicesMixin
 from bot.adapters.kube.watch_reads import WatchReadsMixin
-from commands.errors import ClusterUnavailable
+from commands.core.errors import ClusterUnavailable
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 A 2,000-node / 30,000-pod cluster read through the client's model objects costs seconds
 of deserialisation and hundreds of megabytes; here every list is paged (`limit` /
 `continue`), fetched with `_preload_content=False`, decoded with `json.loads` and cut
-down at once to the few fields a check reads (commands.preflight_model). Every request
+down at once to the few fields a check reads (commands.preflight.model). Every request
 has the cluster's timeout. A 403 becomes InventoryForbidden (that check is unknown),
 anything else ClusterUnavailable.
 """
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from commands.errors import ClusterUnavailable
-from commands.preflight_model import (
+from commands.core.errors import ClusterUnavailable
+from commands.preflight.model import (
     AccessQuery,
     ControlPlane,
     ControlPlaneRevision,

@@ -22,8 +22,8 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from commands.change_model import ObjectConflict, ObjectInvalid, ObjectMissing, ObjectRef
-from commands.errors import ClusterUnavailable
+from commands.changes.model import ObjectConflict, ObjectInvalid, ObjectMissing, ObjectRef
+from commands.core.errors import ClusterUnavailable
 
 JSON = Any
 PAGE_SIZE = 500

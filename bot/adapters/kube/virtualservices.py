@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.adapters.kube.objects import ObjectsMixin
-from commands.timeout_model import AppTimeoutSource, ServiceRecord
+from commands.timeouts.model import AppTimeoutSource, ServiceRecord
 
 JSON = Any
 GROUP = "networking.istio.io"

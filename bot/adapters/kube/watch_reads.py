@@ -15,7 +15,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from commands.errors import ClusterUnavailable
+from commands.core.errors import ClusterUnavailable
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -1,0 +1,240 @@
+"""`meshbot`: serve Slack, run any registered command locally, or start a sandbox part.
+
+Local commands go through the same registry as Slack: `meshbot status --output json`
+is `/mesh status` rendered for a terminal. Flags `--key value` become `key=value`
+options, so the CLI needs no second description of each command. A local caller has
+the approver role: whoever runs the CLI already holds the cluster credentials it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app.config import ConfigError, Settings, load_settings, missing_slack_secrets
+from bot.app.runtime import build_runtime
+from bot.changes import cli as cli_changes
+from bot.core.dispatch import run_command
+from bot.preflight import cli as cli_preflight
+from bot.preflight.cli import ADHOC_FLAGS, with_adhoc_cluster
+from bot.terminal.render import exit_status, to_json, to_text
+from bot.timeouts import cli as cli_timeouts
+from bot.watch import cli as cli_watch
+from commands.core.errors import PortError
+from commands.core.model import Caller, Role, UsageError
+
+log = logging.getLogger("meshbot")
+GLOBAL_FLAGS = {"--config", "--output", *ADHOC_FLAGS}
+
+
+def register_renderers() -> None:
+    """How each capability's results look in a terminal (bot.terminal.render.RENDERERS)."""
+    cli_preflight.register()
+    cli_changes.register_renderers()
+    cli_timeouts.register_renderer()
+    cli_watch.register_renderer()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    register_renderers()
+    try:
+        if args[:1] == ["serve"]:
+            return serve(args[1:])
+        if args[:1] == ["sandbox"]:
+            return sandbox(args[1:])
+        return local_command(args)
+    except ConfigError as exc:
+        print(f"meshbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def split_flags(args: list[str]) -> tuple[dict[str, str], list[str]] | UsageError:
+    """Pull out global flags; turn `--key value` and `--key=value` into `key=value`."""
+    globals_: dict[str, str] = {}
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--") and len(arg) > 2:
+            key, eq, value = arg[2:].partition("=")
+            if not eq:
+                if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                    return UsageError(f"`--{key}` needs a value")
+                value = args[i + 1]
+                i += 1
+            if f"--{key}" in GLOBAL_FLAGS:
+                globals_[key] = value
+            else:
+                words.append(f"{key}={value}")
+        else:
+            words.append(arg)
+        i += 1
+    return globals_, words
+
+
+def local_command(args: list[str]) -> int:
+    split = split_flags(args or ["help"])
+    if isinstance(split, UsageError):
+        print(to_text(split), file=sys.stderr)
+        return 2
+    flags, words = split
+    output = flags.get("output", "text")
+    if output not in {"text", "json"}:
+        print("error: --output must be text or json", file=sys.stderr)
+        return 2
+    settings = with_adhoc_cluster(load_settings(flags.get("config")), flags, words)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        runtime = build_runtime(settings)
+    except PortError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with runtime:
+        caller = Caller("local", Role.APPROVER, front_end="cli")
+        result = run_command(runtime, shlex.join(words), caller)
+    code = exit_status(result)
+    text = to_json(result) if output == "json" else to_text(result)
+    print(text, file=sys.stderr if code == 2 and output == "text" else sys.stdout)
+    return code
+
+
+def serve(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="meshbot serve", description="Run the Slack bot.")
+    parser.add_argument("--config", help="config file (default: $MESHBOT_CONFIG)")
+    parser.add_argument("--http", action="store_true", help="HTTP mode instead of Socket Mode")
+    parser.add_argument("--host", help="HTTP mode listen address (default from config)")
+    parser.add_argument("--port", type=int, help="HTTP mode port (default from config)")
+    options = parser.parse_args(args)
+    settings = load_settings(options.config)
+    missing = missing_slack_secrets(settings, http=options.http)
+    if missing:
+        print(
+            "meshbot serve: set these environment variables first: "
+            + ", ".join(missing)
+            + " (see README, 'Slack app setup')",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import logs
+
+    logs.configure(settings.file.log_level, _secret_values(settings))
+    return _serve(settings, options.http, options.host, options.port)
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    s = settings.secrets
+    values = [s.slack_bot_token, s.slack_app_token, s.slack_signing_secret, s.redis_url]
+    values += list(s.prometheus.values())
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -> int:
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app.health import BackgroundServer, health_app
+    from bot.slack.app import build_app
+    from bot.slack.serve import SocketModeConnection, slack_wsgi
+    from bot.watch.jobs import start_watchers
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with build_runtime(settings) as runtime:
+        try:
+            app = build_app(runtime)
+        except (BoltError, SlackApiError) as exc:
+            log.error("Slack refused the bot token: %s", exc)
+            return 2
+        connection: SocketModeConnection | None = None
+        slack_server: BackgroundServer | None = None
+        if http:
+            conf = settings.file.http
+            slack_server = BackgroundServer(
+                slack_wsgi(app, runtime.acks),
+                host or conf.host,
+                port if port is not None else conf.port,
+                threads=conf.threads,
+            )
+            connected = lambda: True  # noqa: E731  auth.test passed when the app was built
+        else:
+            token = settings.secrets.slack_app_token
+            assert token is not None
+            connection = SocketModeConnection(app, token.get_secret_value())
+            connected = connection.connected
+        health = BackgroundServer(
+            health_app(runtime, connected), settings.file.health.host, settings.file.health.port
+        ).start()
+        watchers = None
+        try:
+            if slack_server is not None:
+                slack_server.start()
+                log.info("serving Slack over HTTP on %s/slack/events", slack_server.url)
+            if connection is not None:
+                connection.connect()
+                log.info("connected to Slack over Socket Mode")
+            log.info("health on %s (/healthz, /readyz, /metrics)", health.url)
+            watchers = start_watchers(runtime, app.client)
+            stop.wait()
+        finally:
+            log.info("shutting down")
+            if watchers is not None:
+                watchers.stop()
+            if connection is not None:
+                connection.close()
+            if slack_server is not None:
+                slack_server.stop()
+            health.stop()
+    return 0
+
+
+def sandbox(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="meshbot sandbox", description="Local stand-ins.")
+    sub = parser.add_subparsers(dest="part", required=True)
+    cluster = sub.add_parser("cluster", help="serve a Kubernetes API test server")
+    cluster.add_argument("--seed", help="seed YAML file, or healthy | problems | large")
+    cluster.add_argument("--port", type=int, default=0)
+    cluster.add_argument("--kubeconfig-out", help="write a kubeconfig for the server here")
+    cluster.add_argument("--version", default="v1.33.2", help="Kubernetes version to report")
+    metrics = sub.add_parser("metrics", help="serve the Istio/node metrics simulator")
+    metrics.add_argument(
+        "--scenario", required=True, help="scenario YAML file, or a shipped one: baseline, …"
+    )
+    metrics.add_argument("--port", type=int, default=0)
+    slack = sub.add_parser("slack", help="serve the Slack Web API emulator")
+    slack.add_argument("--port", type=int, default=0)
+    options = parser.parse_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        if options.part == "cluster":
+            from bot.sandbox import kube
+
+            kube.serve_forever(options.seed, options.port, options.kubeconfig_out, options.version)
+        elif options.part == "metrics":
+            from bot.sandbox import metrics as simulator
+
+            scenario = options.scenario
+            if not Path(scenario).exists():
+                scenario = str(simulator.scenario_path(scenario))
+            simulator.serve_forever(scenario, options.port)
+        else:
+            from bot.sandbox import slack as emulator
+
+            emulator.serve_forever(options.port)
+    except (OSError, ValueError) as exc:
+        print(f"meshbot sandbox {options.part}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

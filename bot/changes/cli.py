@@ -1,0 +1,176 @@
+"""The change pipeline's and mTLS results in a terminal and as JSON.
+
+A change proposed from the command line is stored like one proposed in Slack; it is
+approved in Slack (or with `meshbot change approve ID` by another person), so the text
+says where to go next. JSON output is the change record itself, as stored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.terminal.render import RENDERERS, CliRenderer
+from commands.changes.model import (
+    ActionOutcome,
+    Change,
+    ChangeActed,
+    ChangeProposed,
+    ChangeView,
+    History,
+)
+from commands.mtls.model import MtlsStatus
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "-"
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def change_text(change: Change, *, timeline: bool) -> str:
+    lines = [
+        f"{change.id}  {change.title}",
+        f"  state {change.state.value}, kind {change.kind}, cluster {change.cluster}, "
+        f"by {change.requester}, expires {_when(change.expires_at)}",
+    ]
+    lines += [f"  {line}" for line in change.summary]
+    if change.diff:
+        lines.append("  diff:")
+        lines += [f"    {line}" for line in change.diff]
+    for gate in change.gates:
+        lines.append(f"  gate {gate.status.value:<7} {gate.name}: {gate.detail}")
+    for risk in change.risks:
+        lines.append(f"  risk ({risk.severity}) {risk.text}")
+    if timeline:
+        for entry in change.timeline:
+            detail = f" — {entry.detail}" if entry.detail else ""
+            lines.append(f"  {_when(entry.at)}  {entry.event} by {entry.actor}{detail}")
+    return "\n".join(lines)
+
+
+def _proposed_text(result: ChangeProposed) -> str:
+    return (
+        change_text(result.change, timeline=False)
+        + f"\nproposed: approve in Slack or with `meshbot change approve {result.change.id}`"
+        " (by someone else)"
+    )
+
+
+def _acted_text(result: ChangeActed) -> str:
+    return f"{result.action} {result.change_id}: {result.outcome.value} — {result.message}"
+
+
+def _history_text(result: History) -> str:
+    if not result.rows:
+        return "no changes yet"
+    rows = [
+        f"{r.id}  {_when(r.created_at)}  {r.cluster:<12} {r.state.value:<11} {r.kind:<14} "
+        f"{r.title} (by {r.requester})"
+        for r in result.rows
+    ]
+    return "\n".join(rows)
+
+
+def _mtls_text(result: MtlsStatus) -> str:
+    lines = [f"mTLS on {result.cluster} (mesh-wide mode {result.mesh_mode})"]
+    for ns in result.namespaces:
+        lines.append(
+            f"{ns.namespace:<20} {ns.effective.mode:<10} from {ns.effective.source}; "
+            f"{len(ns.coverage.without_sidecar)}/{ns.coverage.pods} pods without sidecar; "
+            f"{ns.verdict}"
+        )
+        for edge in ns.traffic.plaintext:
+            lines.append(
+                f"    plaintext {edge.source} → {edge.destination}: "
+                f"{edge.requests:.2f} req/s, {edge.connections:.2f} conn/s"
+            )
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
+
+
+def _mtls_json(result: MtlsStatus) -> str:
+    return _dump(
+        {
+            "cluster": result.cluster,
+            "mesh_mode": result.mesh_mode,
+            "window_s": result.window_s,
+            "namespaces": [
+                {
+                    "namespace": ns.namespace,
+                    "mode": ns.effective.mode,
+                    "source": ns.effective.source,
+                    "conflicts": list(ns.effective.conflicts),
+                    "pods": ns.coverage.pods,
+                    "without_sidecar": list(ns.coverage.without_sidecar),
+                    "traffic": ns.traffic.total,
+                    "traffic_error": ns.traffic.error,
+                    "plaintext": [
+                        {
+                            "source": e.source,
+                            "destination": e.destination,
+                            "requests_per_s": e.requests,
+                            "connections_per_s": e.connections,
+                        }
+                        for e in ns.traffic.plaintext
+                    ],
+                    "ready": ns.ready,
+                    "verdict": ns.verdict,
+                }
+                for ns in result.namespaces
+            ],
+            "notes": list(result.notes),
+        }
+    )
+
+
+def _acted_exit(result: ChangeActed) -> int:
+    return 1 if result.outcome is ActionOutcome.REFUSED else 0
+
+
+def register_renderers() -> None:
+    RENDERERS[ChangeProposed] = CliRenderer(
+        text=_proposed_text, json=lambda r: _dump(r.change.to_json()), exit_status=lambda r: 0
+    )
+    RENDERERS[ChangeView] = CliRenderer(
+        text=lambda r: change_text(r.change, timeline=True),
+        json=lambda r: _dump(r.change.to_json()),
+        exit_status=lambda r: 0,
+    )
+    RENDERERS[ChangeActed] = CliRenderer(
+        text=_acted_text,
+        json=lambda r: _dump(
+            {
+                "change_id": r.change_id,
+                "action": r.action,
+                "outcome": r.outcome.value,
+                "message": r.message,
+                "state": r.change.state.value if r.change else None,
+            }
+        ),
+        exit_status=_acted_exit,
+    )
+    RENDERERS[History] = CliRenderer(
+        text=_history_text,
+        json=lambda r: _dump(
+            [
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "cluster": row.cluster,
+                    "state": row.state.value,
+                    "title": row.title,
+                    "requester": row.requester,
+                    "created_at": _when(row.created_at),
+                }
+                for row in r.rows
+            ]
+        ),
+        exit_status=lambda r: 0,
+    )
+    RENDERERS[MtlsStatus] = CliRenderer(text=_mtls_text, json=_mtls_json, exit_status=lambda r: 0)

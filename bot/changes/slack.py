@@ -1,0 +1,156 @@
+"""Changes in Slack: post proposals, Approve / Reject / Rollback buttons, edits in place.
+
+A proposal is posted once to the channel it was asked in; every later transition edits
+that message (`chat.update`) and adds one line to its thread, through a notifier
+registered on the runtime's change hooks (so a bake-window verdict reached on a timer
+shows up the same way as a click). Buttons carry only the change id; a click is acked
+at once, then dispatched as the typed command would be (`change approve ID`), so the
+clicker's role is re-checked on every click and the pipeline applies its policy.
+Refusals go back to the clicker alone (ephemeral).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.app.runtime import Runtime
+from bot.changes.render import (
+    APPROVE,
+    REJECT,
+    ROLLBACK,
+    acted_message,
+    event_reply,
+    history_message,
+    mtls_status_message,
+    proposal_message,
+    view_message,
+)
+from bot.changes.sweeper import BakeRunner
+from bot.core.dispatch import run_command
+from bot.slack.access import AccessPolicy, GroupDirectory
+from bot.slack.delivery import Deliveries, Reply
+from bot.slack.errors import guarded
+from bot.slack.posting import post, respond_with, update
+from bot.slack.render import render
+from commands.changes.hooks import ChangeEvent, ChangesKit
+from commands.changes.machine import is_change_id
+from commands.changes.model import (
+    ActionOutcome,
+    ChangeActed,
+    ChangeProposed,
+    ChangeView,
+    History,
+)
+from commands.changes.pipeline import Pipeline
+from commands.core.errors import PortError
+from commands.core.model import Result
+from commands.mtls.model import MtlsStatus
+
+log = logging.getLogger(__name__)
+COMMAND_OF = {APPROVE: "change approve", REJECT: "change reject", ROLLBACK: "change rollback"}
+
+
+class SlackChangeNotifier:
+    """Edits the proposal in place and replies in its thread, for every transition."""
+
+    def __init__(self, runtime: Runtime, client: WebClient) -> None:
+        self._runtime = runtime
+        self._client = client
+
+    def change_event(self, event: ChangeEvent) -> None:
+        change = event.change
+        if change.message is None:
+            return  # proposed outside Slack (CLI), or not posted yet
+        try:
+            # render the newest record, not the event's copy: two events may race here
+            latest = Pipeline(self._runtime.services).find(change.id) or change
+        except PortError:
+            latest = change
+        channel, ts = change.message.channel, change.message.ts
+        try:
+            update(self._client, channel, ts, proposal_message(latest))
+            reply = event_reply(event)
+            if reply is not None:
+                post(self._client, channel, reply, thread_ts=ts)
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not show %s of %s in Slack: %s", event.event, change.id, exc)
+
+
+def deliver_proposed(reply: Reply, result: Result) -> None:
+    assert isinstance(result, ChangeProposed)
+    change = result.change
+    channel = reply.channel_id or _oncall(reply.runtime, change.cluster)
+    if channel is None:
+        respond_with(reply.respond, acted_message(_posted(change.id, "nowhere to post it")))
+        return
+    posted = post(reply.client, channel, proposal_message(change))
+    ts = str(posted.get("ts", ""))
+    if ts:
+        Pipeline(reply.runtime.services).attach_message(
+            change, str(posted.get("channel", channel)), ts
+        )
+    respond_with(
+        reply.respond,
+        acted_message(_posted(change.id, "posted for approval in this channel")),
+    )
+
+
+def _posted(change_id: str, where: str) -> ChangeActed:
+    return ChangeActed(change_id, "propose", ActionOutcome.DONE, f"Proposed {change_id}: {where}")
+
+
+def _oncall(runtime: Runtime, cluster: str) -> str | None:
+    config = runtime.settings.file.clusters.get(cluster)
+    return config.oncall_channel if config else None
+
+
+def _ephemeral(render_fn: Any) -> Any:
+    def deliver(reply: Reply, result: Result) -> None:
+        respond_with(reply.respond, render_fn(result))
+
+    return deliver
+
+
+def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliveries) -> None:
+    kit = ChangesKit.of(runtime.services)
+    kit.hooks.notifiers[:] = [
+        n for n in kit.hooks.notifiers if not isinstance(n, SlackChangeNotifier)
+    ]
+    kit.hooks.add_notifier(SlackChangeNotifier(runtime, app.client))
+    kit.hooks.directory = GroupDirectory(app.client)
+    deliveries.add(ChangeProposed, deliver_proposed)
+    deliveries.add(ChangeActed, _ephemeral(acted_message))
+    deliveries.add(ChangeView, _ephemeral(view_message))
+    deliveries.add(History, _ephemeral(history_message))
+    deliveries.add(MtlsStatus, _ephemeral(mtls_status_message))
+    BakeRunner(runtime, runtime.settings.file.changes.sweep_interval_s).start()
+
+    def on_click(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        action_id = str(action.get("action_id", ""))
+        value = str(action.get("value", "")).strip().lower()
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = (body.get("container") or {}).get("channel_id")
+
+        def work() -> None:
+            if not is_change_id(value) or action_id not in COMMAND_OF:
+                log.warning("ignored a %s click with a malformed value", action_id)
+                return
+            caller = access.caller(user, channel)  # re-checked on every click
+            result = run_command(runtime, f"{COMMAND_OF[action_id]} {value}", caller)
+            if isinstance(result, ChangeActed):
+                if result.outcome is not ActionOutcome.DONE:
+                    respond_with(respond, acted_message(result))
+                return
+            respond_with(respond, render(result))
+
+        runtime.after_acks(guarded(work, f"{action_id} click", respond))
+
+    for action_id in COMMAND_OF:
+        app.action(action_id)(on_click)

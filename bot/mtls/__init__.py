@@ -1,0 +1,1 @@
+"""How the mTLS capability meets the world: `mtls status` in Slack and on the command line."""

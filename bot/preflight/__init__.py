@@ -1,0 +1,1 @@
+"""How preflight meets the world: its config section, Slack delivery and rendering, CLI rendering."""

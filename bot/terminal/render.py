@@ -1,0 +1,120 @@
+"""Command results → terminal text or JSON, and the exit status that goes with them.
+
+Exit statuses follow the usual convention for tools run in pipelines: 0 all well,
+1 the command ran and found a problem (something unreachable, a failing check),
+2 usage or config errors and denials (nothing ran).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from enum import Enum
+from typing import Any
+
+from commands.core.model import (
+    Denied,
+    Failure,
+    Help,
+    Result,
+    StatusReport,
+    Text,
+    UsageError,
+)
+
+
+@dataclass(frozen=True)
+class CliRenderer:
+    """How one capability's result type looks in a terminal, as JSON, and its exit code."""
+
+    text: Callable[[Any], str]
+    json: Callable[[Any], str]
+    exit_status: Callable[[Any], int]
+
+
+RENDERERS: dict[type[Result], CliRenderer] = {}
+
+
+def _renderer(result: Result) -> CliRenderer | None:
+    for kind in type(result).__mro__:
+        found = RENDERERS.get(kind)
+        if found is not None:
+            return found
+    return None
+
+
+def exit_status(result: Result) -> int:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.exit_status(result)
+    match result:
+        case UsageError() | Denied():
+            return 2
+        case Failure():
+            return 1
+        case StatusReport():
+            return 0 if result.healthy else 1
+    return 0
+
+
+def to_json(result: Result) -> str:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.json(result)
+    payload: dict[str, Any] = {"kind": type(result).__name__}
+    if isinstance(result, StatusReport):
+        payload.update(
+            version=result.version,
+            healthy=result.healthy,
+            parts=[
+                {"kind": p.kind, "name": p.name, "state": p.state.value, "detail": p.detail}
+                for p in result.parts
+            ],
+        )
+    elif is_dataclass(result):
+        payload.update(_plain(asdict(result)))
+    return json.dumps(payload, indent=2, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.name.lower() if isinstance(value.value, int) else value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_text(result: Result, prefix: str = "meshbot") -> str:
+    custom = _renderer(result)
+    if custom is not None:
+        return custom.text(result)
+    match result:
+        case UsageError():
+            usage = result.usage.replace("/mesh", prefix)
+            return f"error: {result.problem}" + (f"\nusage: {usage}" if usage else "")
+        case Denied():
+            return f"denied: {result.reason}"
+        case Failure():
+            return f"error: {result.message}"
+        case Help():
+            lines = []
+            for e in result.entries:
+                lines.append(e.usage.replace("/mesh", prefix, 1))
+                lines.append(f"    {e.summary}")
+                if result.detailed and e.details:
+                    lines.append(f"    {e.details}")
+            return "\n".join(lines)
+        case StatusReport():
+            rows = [(p.kind, p.name, p.state.value, p.detail) for p in result.parts]
+            widths = [max(len(r[i]) for r in rows) for i in range(3)]
+            lines = [f"meshbot {result.version}"]
+            for row in rows:
+                cells = [row[i].ljust(widths[i]) for i in range(3)]
+                lines.append("  ".join(cells) + ("  " + row[3] if row[3] else ""))
+            return "\n".join(lines)
+        case Text():
+            return "\n".join((result.title, *result.lines))
+    return repr(result)

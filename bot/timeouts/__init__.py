@@ -1,0 +1,2 @@
+"""How the timeouts audit meets the world: its config section, Slack delivery and rendering,
+CLI rendering."""

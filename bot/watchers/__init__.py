@@ -1,1 +1,0 @@
-"""Scheduled watchers, run by the replica that holds the Redis lease."""

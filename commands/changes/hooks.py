@@ -1,0 +1,114 @@
+"""What the change pipeline plugs into: verifiers per kind, notifiers, a group directory.
+
+The pipeline is one piece of code for every kind of change; what differs per kind is
+how to judge it after apply (a `Verifier`), and what differs per front end is how the
+world hears about it (a `ChangeNotifier`: Slack edits the proposal in place and
+replies in its thread). Both are registered on the runtime's `ChangeHooks`, which lives
+in `Services.changes` (a `ChangesKit`) next to the pipeline's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from commands.changes.machine import PolicyRule
+from commands.changes.model import ApprovalPolicy, Change
+from commands.core.ports import Services
+
+
+class VerdictOutcome(Enum):
+    PASS = "pass"
+    BREACH = "breach"
+    HOLD = "hold"  # no data or too little traffic: never a pass, never a breach
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: VerdictOutcome
+    lines: tuple[str, ...] = ()
+
+
+class Verifier(Protocol):
+    """Judges an applied change of one kind after its bake window."""
+
+    def bake_seconds(self, change: Change) -> float:
+        """How long after apply to wait before judging."""
+        ...
+
+    def verify(self, change: Change, services: Services, now: float) -> Verdict:
+        """Compare the bake window (applied_at → now) with the baseline before apply.
+
+        May raise PortError (metrics down): the pipeline holds and says so."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One transition (or a note like a bake-window hold) of one change."""
+
+    change: Change
+    event: str
+    actor: str
+    detail: str = ""
+
+
+class ChangeNotifier(Protocol):
+    def change_event(self, event: ChangeEvent) -> None:
+        """Tell people about a transition. Must not raise: a notifier that cannot reach
+        its channel logs and carries on, the change itself is already recorded."""
+        ...
+
+
+class Directory(Protocol):
+    def members(self, group: str) -> frozenset[str]:
+        """User ids in a user group (`@handle` or `S…` id); empty when unknown."""
+        ...
+
+
+@dataclass
+class ChangeHooks:
+    """Per-runtime registrations (never module globals: two runtimes in one test)."""
+
+    verifiers: dict[str, Verifier] = field(default_factory=dict)
+    notifiers: list[ChangeNotifier] = field(default_factory=list)
+    directory: Directory | None = None
+
+    def register_verifier(self, kind: str, verifier: Verifier) -> None:
+        self.verifiers[kind] = verifier
+
+    def add_notifier(self, notifier: ChangeNotifier) -> None:
+        self.notifiers.append(notifier)
+
+    def members(self, group: str) -> frozenset[str]:
+        return self.directory.members(group) if self.directory is not None else frozenset()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    default_policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    rules: tuple[PolicyRule, ...] = ()
+    retention_s: float = 30 * 86400.0
+    hold_retry_s: float = 60.0  # how soon to look again when a bake check had no data
+    max_hold_s: float = 3600.0  # after this long without data, stop and leave it held
+    verify_lease_s: float = 60.0  # one replica runs a due bake check at a time
+    index_size: int = 500  # changes listed per cluster in history
+
+
+@dataclass(frozen=True)
+class ChangesKit:
+    """What `Services.changes` holds: settings, hooks and per-capability settings."""
+
+    settings: PipelineSettings = field(default_factory=PipelineSettings)
+    hooks: ChangeHooks = field(default_factory=ChangeHooks)
+    capabilities: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, services: Services) -> ChangesKit:
+        kit = services.changes
+        return kit if isinstance(kit, ChangesKit) else cls()
+
+    def capability(self, name: str, default: Any) -> Any:
+        return self.capabilities.get(name, default)

@@ -1,0 +1,85 @@
+"""The change pipeline as the watchers see it (`commands.core.ports.RecentChanges`).
+
+An alert about a service or namespace should name the meshbot changes that recently
+touched it and offer to roll them back. This adapter answers that from the pipeline's
+own records and starts rollbacks through `Pipeline.rollback`, so a Rollback button on
+an alert gets the same drift check, policy and audit as one on the proposal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from commands.changes.machine import ROLLBACK_FROM
+from commands.changes.model import ActionOutcome, Change, ChangeState
+from commands.changes.pipeline import Pipeline
+from commands.core.model import Caller, Role
+from commands.core.ports import ChangeRef, ChangeTarget, RollbackOutcome, Services
+
+RoleOf = Callable[[str], Role | None]
+
+
+def touches(change: Change, target: ChangeTarget) -> bool:
+    """Whether `change` wrote what the alert is about.
+
+    A node alert matches a change to that Node; a service alert matches a change to an
+    object named like the service; a namespace matches a change that wrote there, or
+    a mesh-wide one (verify scope `*`, e.g. STRICT for the whole mesh).
+    """
+    refs = [o.ref for o in change.objects]
+    if target.node is not None and any(r.kind == "Node" and r.name == target.node for r in refs):
+        return True
+    if target.service is not None and any(r.name == target.service for r in refs):
+        return True
+    if target.namespace is not None:
+        scope = change.verify.get("namespaces", []) if isinstance(change.verify, dict) else []
+        spaces = {r.namespace for r in refs} | set(scope)
+        return target.namespace in spaces or "*" in spaces
+    return False
+
+
+class PipelineRecentChanges:
+    """`role_of` resolves the clicker's role (the Slack access policy); the pipeline
+    re-checks it on every rollback. Without one, nobody may roll back from here."""
+
+    def __init__(self, services: Services, role_of: RoleOf | None = None) -> None:
+        self._services = services
+        self._role_of = role_of
+
+    def recent_changes_touching(
+        self, cluster: str, target: ChangeTarget, within_s: float
+    ) -> Sequence[ChangeRef]:
+        pipeline = Pipeline(self._services)
+        since = self._services.clock.now() - within_s
+        found: list[ChangeRef] = []
+        for row in pipeline.history(cluster, limit=self._services_limit()).rows:
+            if row.state not in ROLLBACK_FROM:
+                continue
+            change = pipeline.find(row.id)
+            if change is None or change.applied_at is None or change.applied_at < since:
+                continue
+            if touches(change, target):
+                found.append(
+                    ChangeRef(
+                        change.id,
+                        change.title,
+                        change.applied_at,
+                        change.requester,
+                        can_roll_back=change.wrote_objects,
+                    )
+                )
+        found.sort(key=lambda r: r.applied_at, reverse=True)
+        return found
+
+    def rollback(self, change_id: str, user: str) -> RollbackOutcome:
+        role = self._role_of(user) if self._role_of is not None else None
+        acted = Pipeline(self._services).rollback(
+            change_id, Caller(user, role, front_end="alert"), "from an alert"
+        )
+        done = acted.outcome is ActionOutcome.DONE
+        if acted.change is not None and acted.change.state is ChangeState.ROLLED_BACK and not done:
+            return RollbackOutcome(False, f"{change_id} was already rolled back")
+        return RollbackOutcome(done, acted.message)
+
+    def _services_limit(self) -> int:
+        return 200

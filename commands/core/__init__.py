@@ -1,0 +1,2 @@
+"""What every capability shares: results as data, errors, ports, the registry and parser,
+cluster selection and the built-in commands (help, version, status)."""

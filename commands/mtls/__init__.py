@@ -1,0 +1,2 @@
+"""`mtls`: effective PeerAuthentication modes, plaintext traffic, and the PERMISSIVE → STRICT
+migration as changes."""

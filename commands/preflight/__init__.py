@@ -1,0 +1,1 @@
+"""`preflight`: node-, cluster- and workload-level readiness for Istio, with sizing advice."""

@@ -1,0 +1,214 @@
+"""Retry amplification along call paths, from the live call graph.
+
+Each hop's retries multiply the work of every hop below it: a request that fails at
+the bottom of frontend → checkout → payments with Istio's default 2 retries on each
+hop is tried 3 x 3 = 9 times at payments (27 with the ingress hop). No single
+VirtualService shows this; only the call graph does. The graph comes from
+`istio_requests_total` source → destination edges (one query), a hop's factor is
+`attempts + 1` of the route its caller uses (explicit, or Istio's default of 2 where
+the route sets no policy, or where the service has no VirtualService at all), and a
+path whose product is above the threshold (default 8x) is a finding naming the path.
+
+The suggested fix keeps retries where the failure is (the innermost hop) and turns
+them off on the outer hops, outermost first, until the product fits; it then lowers
+the innermost hop's attempts if that is still not enough. Hops from gateways or
+callers outside the mesh count, but are not edited (their routes are not the mesh's).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from commands.timeouts.model import (
+    DEFAULT_ATTEMPTS,
+    Edge,
+    Finding,
+    Route,
+    RouteEdit,
+    Severity,
+    Suggestion,
+    TimeoutsSettings,
+    finding_id,
+)
+
+MAX_DEPTH = 12
+MAX_PATHS = 10_000
+
+
+@dataclass(frozen=True)
+class Hop:
+    source: str
+    destination: str
+    factor: int
+    route: Route | None  # the route deciding the factor; None: no VirtualService (default)
+    editable: bool  # the caller is a mesh service, so the mesh route decides its retries
+
+    @property
+    def explicit(self) -> bool:
+        return self.route is not None and self.route.retries is not None
+
+
+def short(node: str) -> str:
+    """`payments.payments.svc.cluster.local` → `payments.payments` for messages."""
+    return node.removesuffix(".svc.cluster.local")
+
+
+def hop_for(edge: Edge, routes: Sequence[Route]) -> Hop:
+    if edge.source_is_service:
+        candidates = [r for r in routes if r.mesh and edge.destination in r.hosts]
+    else:
+        candidates = [
+            r
+            for r in routes
+            if edge.destination in r.hosts and any(g != "mesh" for g in r.gateways)
+        ]
+    if not candidates:
+        return Hop(
+            edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, edge.source_is_service
+        )
+    worst = max(candidates, key=lambda r: (r.attempts, -r.ref.index))
+    return Hop(edge.source, edge.destination, worst.attempts + 1, worst, edge.source_is_service)
+
+
+def paths(edges: Sequence[Edge]) -> list[list[Edge]]:
+    """Maximal simple paths, from nodes nobody calls (and from cycles nobody enters)."""
+    out: dict[str, list[Edge]] = defaultdict(list)
+    incoming: set[str] = set()
+    nodes: set[str] = set()
+    for e in edges:
+        if e.source == e.destination:
+            continue
+        out[e.source].append(e)
+        incoming.add(e.destination)
+        nodes.update((e.source, e.destination))
+    for targets in out.values():
+        targets.sort(key=lambda e: e.destination)
+    roots = sorted(nodes - incoming)
+    found: list[list[Edge]] = []
+    reached: set[str] = set()
+
+    def walk(node: str, path: list[Edge], seen: set[str]) -> None:
+        reached.add(node)
+        if len(found) >= MAX_PATHS:
+            return
+        nexts = [e for e in out.get(node, []) if e.destination not in seen]
+        if not nexts or len(path) >= MAX_DEPTH:
+            if path:
+                found.append(list(path))
+            return
+        for edge in nexts:
+            path.append(edge)
+            seen.add(edge.destination)
+            walk(edge.destination, path, seen)
+            seen.discard(edge.destination)
+            path.pop()
+
+    for root in roots:
+        walk(root, [], {root})
+    for node in sorted(nodes - reached):  # cycles with no way in
+        if node not in reached:
+            walk(node, [], {node})
+    return found
+
+
+def amplification_findings(
+    edges: Sequence[Edge], routes: Sequence[Route], settings: TimeoutsSettings
+) -> tuple[list[Finding], list[str]]:
+    """Findings for paths above the threshold (worst first, capped), and notes."""
+    scored: list[tuple[int, list[Hop]]] = []
+    seen_keys: set[tuple[str, ...]] = set()
+    for path in paths(edges):
+        hops = [hop_for(e, routes) for e in path]
+        product = 1
+        for hop in hops:
+            product *= hop.factor
+        key = tuple([path[0].source, *(e.destination for e in path)])
+        if product > settings.amplification_threshold and key not in seen_keys:
+            seen_keys.add(key)
+            scored.append((product, hops))
+    scored.sort(key=lambda item: (-item[0], [h.destination for h in item[1]]))
+    notes = []
+    if len(scored) > settings.max_paths:
+        notes.append(
+            f"{len(scored) - settings.max_paths} more call paths amplify retries beyond "
+            f"{settings.amplification_threshold:g}x; the worst {settings.max_paths} are shown"
+        )
+    findings = [_finding(product, hops, settings) for product, hops in scored[: settings.max_paths]]
+    return findings, notes
+
+
+def _finding(product: int, hops: list[Hop], settings: TimeoutsSettings) -> Finding:
+    names = [short(hops[0].source), *(short(h.destination) for h in hops)]
+    path = " → ".join(names)
+    factors = " x ".join(str(h.factor) for h in hops)
+    evidence = []
+    for hop in hops:
+        if hop.route is None:
+            how = "no VirtualService: Istio's default 2 retries"
+        elif hop.route.retries is None:
+            how = f"{hop.route.ref.label} sets no retries: Istio's default 2 retries"
+        else:
+            how = f"{hop.route.ref.label}: attempts {hop.route.retries.attempts}"
+        evidence.append(f"{short(hop.source)} → {short(hop.destination)}: x{hop.factor} ({how})")
+    explicit = any(h.explicit and h.factor > 1 for h in hops)
+    return Finding(
+        id=finding_id("retry-amplification", *names),
+        rule="retry-amplification",
+        severity=Severity.ERROR if explicit else Severity.WARNING,
+        subject=path,
+        message=(
+            f"stacked retries multiply a failing request at {names[-1]} up to {product}x "
+            f"({factors}), above the {settings.amplification_threshold:g}x threshold"
+        ),
+        evidence=tuple(evidence),
+        suggestion=_suggest(hops, settings),
+        host=hops[-1].destination,
+    )
+
+
+def _suggest(hops: list[Hop], settings: TimeoutsSettings) -> Suggestion | None:
+    factors = [h.factor for h in hops]
+    editable = [i for i, h in enumerate(hops) if h.editable and h.factor > 1]
+    if not editable:
+        return None
+    limit = settings.amplification_threshold
+    innermost = editable[-1]
+    changed: dict[int, int] = {}
+
+    def product() -> int:
+        total = 1
+        for f in factors:
+            total *= f
+        return total
+
+    for i in editable[:-1]:
+        if product() <= limit:
+            break
+        factors[i] = 1
+        changed[i] = 0
+    while product() > limit and factors[innermost] > 1:
+        factors[innermost] -= 1
+        changed[innermost] = factors[innermost] - 1
+    if not changed:
+        return None
+    edits = tuple(_edit(hops[i], n) for i, n in sorted(changed.items()))
+    why = (
+        "retry at one layer: retries off on the outer hops (outermost first), kept on the "
+        "innermost hop where the failure is",
+        f"amplification after the change: {product()}x (threshold "
+        f"{settings.amplification_threshold:g}x)",
+    )
+    return Suggestion(edits, why)
+
+
+def _edit(hop: Hop, attempts: int) -> RouteEdit:
+    route = hop.route
+    return RouteEdit(
+        host=hop.destination,
+        route=route.ref if route is not None else None,
+        timeout_ms=None,
+        attempts=attempts,
+        seen=route.raw if route is not None else None,
+    )

@@ -1,0 +1,114 @@
+"""The watchers as the core sees them: their policy per cluster, and `/mesh watch status`.
+
+Why this exists: `bot.watch.settings` validates the YAML; this module holds the same
+knobs as plain frozen data the cycle (`commands.watch.cycle`) can use without pydantic,
+and the read-only command an on-call engineer runs to see what the watchers think:
+who holds the lease, which cluster is blind, which alerts are open, which services are
+held for low traffic, how many cycles were skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from commands.core.errors import PortError
+from commands.core.model import Failure, Result, Role
+from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.watch.queries import Baseline
+from commands.watch.rules import RuleSpec
+
+SUMMARY_KEY = "watch:summary"
+INDEX_KEY = "alerts:active"
+
+
+@dataclass(frozen=True)
+class LatencyPolicy:
+    default_ms: float | None = 500.0
+    per_service_ms: Mapping[str, float] = field(default_factory=dict)  # name, ns/name or host
+    factor: float | None = None
+    baseline: Baseline = Baseline.NONE
+    min_rps: float = 1.0
+    window: str = "5m"
+    spec: RuleSpec = field(default_factory=RuleSpec)
+
+    def static_for(self, host: str) -> float | None:
+        parts = host.split(".")
+        keys = [host, f"{parts[1]}/{parts[0]}" if len(parts) > 1 else host, parts[0]]
+        for key in keys:
+            if key in self.per_service_ms:
+                return self.per_service_ms[key]
+        return self.default_ms
+
+
+@dataclass(frozen=True)
+class StealPolicy:
+    warn_pct: float = 10.0
+    critical_pct: float = 20.0
+    window: str = "5m"
+    node_label: str = "node"
+    instance_to_node: Mapping[str, str] = field(default_factory=dict)
+    spec: RuleSpec = field(default_factory=RuleSpec)
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    """Everything one cluster's watcher cycle needs to decide and to notify."""
+
+    cluster: str
+    channel: str
+    cycle_s: float = 30.0
+    latency: LatencyPolicy | None = field(default_factory=LatencyPolicy)
+    steal: StealPolicy | None = field(default_factory=StealPolicy)
+    storm_k: int = 5
+    edit_interval_s: float = 60.0
+    renotify_s: float = 3600.0
+    claim_timeout_s: float = 30.0
+    rollback_window_s: float = 7200.0
+    runbooks: Mapping[str, str] = field(default_factory=dict)  # rule → URL
+    chart: bool = True
+    blind_cycles: int = 2  # empty or failed cycles in a row before "watcher blind"
+
+
+@dataclass(frozen=True)
+class WatchStatus(Result):
+    """What the watchers of each cluster last saw, and who runs them."""
+
+    lease_holder: str | None
+    this_replica: str
+    clusters: tuple[tuple[str, Mapping[str, Any] | None], ...]
+    skipped_cycles: int | None = None
+
+
+def _status(ctx: Context, args: Args) -> Result:
+    services = ctx.services
+    wanted: str | None = args.get("cluster")
+    names = sorted(services.clusters) if wanted is None else [wanted]
+    if wanted is not None and wanted not in services.clusters:
+        known = ", ".join(sorted(services.clusters)) or "none configured"
+        return Failure(f"No cluster `{wanted}` (known: {known}).")
+    try:
+        holder = services.lease.holder(services.watcher_lease)
+        summaries = tuple((n, services.store.get(SUMMARY_KEY, cluster=n)) for n in names)
+    except PortError as exc:
+        return Failure(f"Cannot read the watchers' state: {exc}")
+    skipped = getattr(services.watch, "skipped_cycles", None)
+    return WatchStatus(holder, services.replica_id, summaries, skipped)
+
+
+def register(registry: Registry) -> None:
+    registry.register(
+        CommandSpec(
+            "watch status",
+            "Show what the watchers last saw: lease holder, blind clusters, open alerts, holds",
+            _status,
+            role=Role.VIEWER,
+            positionals=(Param("cluster", "a configured cluster"),),
+            details=(
+                "Each cluster's last cycle: when, how long it took, whether Prometheus "
+                "answered (blind), the alerts pending/firing/acknowledged/silenced, and the "
+                "services held because their traffic is below the minimum request rate."
+            ),
+        )
+    )

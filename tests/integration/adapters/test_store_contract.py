@@ -1,0 +1,123 @@
+"""The Store and Lease contract, against real Redis and the embedded Valkey alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.adapters.redis_store import RedisStore
+from commands.core.errors import StoreUnavailable
+
+
+def test_values_round_trip_as_json(store: RedisStore) -> None:
+    value = {"state": "proposed", "approvals": ["U1"], "n": 3, "nested": {"ok": True}}
+    store.put("change:1", value, cluster="prod")
+    assert store.get("change:1", cluster="prod") == value
+    assert store.get("change:1", cluster="staging") is None
+    assert store.delete("change:1", cluster="prod") is True
+    assert store.get("change:1", cluster="prod") is None
+
+
+def test_keys_carry_the_prefix_and_a_cluster_hash_tag(store: RedisStore, key_prefix: str) -> None:
+    assert store.key("change:1", "prod") == f"{key_prefix}:{{prod}}:change:1"
+    assert store.key("lease:watchers") == f"{key_prefix}:{{global}}:lease:watchers"
+
+
+def test_ttl_expires_values(store: RedisStore) -> None:
+    store.put("silence:a", {"by": "U1"}, ttl_s=0.3)
+    remaining = store.ttl("silence:a")
+    assert remaining is not None and 0 < remaining <= 0.3
+    store.put("forever", 1)
+    assert store.ttl("forever") is None
+    time.sleep(0.5)
+    assert store.get("silence:a") is None
+    assert store.get("forever") == 1
+
+
+def test_compare_and_set_under_20_threads_has_exactly_one_winner(store: RedisStore) -> None:
+    store.put("change:9", {"state": "proposed"})
+    barrier = threading.Barrier(20)
+    wins: list[int] = []
+
+    def approve(n: int) -> None:
+        barrier.wait()
+        if store.compare_and_set("change:9", {"state": "proposed"}, {"state": "approved", "by": n}):
+            wins.append(n)
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert store.get("change:9") == {"state": "approved", "by": wins[0]}
+
+
+def test_compare_and_set_from_absent(store: RedisStore) -> None:
+    assert store.compare_and_set("new", None, {"v": 1}) is True
+    assert store.compare_and_set("new", None, {"v": 2}) is False
+    assert store.get("new") == {"v": 1}
+
+
+def test_update_loses_no_increment_under_contention(store: RedisStore) -> None:
+    store.put("counter", {"n": 0})
+
+    def bump() -> None:
+        for _ in range(10):
+            store.update("counter", lambda v: {"n": v["n"] + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("counter") == {"n": 200}
+
+
+def test_update_returning_none_writes_nothing(store: RedisStore) -> None:
+    store.put("k", {"state": "applied"})
+    written, value = store.update("k", lambda v: None)
+    assert (written, value) == (False, {"state": "applied"})
+
+
+def test_audit_stream_keeps_order_and_reads_after_an_id(store: RedisStore) -> None:
+    ids = [store.append_audit("prod", {"seq": str(i), "who": "U1"}) for i in range(30)]
+    entries = store.read_audit("prod", count=100)
+    assert [e.fields["seq"] for e in entries] == [str(i) for i in range(30)]
+    assert [e.id for e in entries] == ids
+    later = store.read_audit("prod", after=ids[9], count=5)
+    assert [e.fields["seq"] for e in later] == ["10", "11", "12", "13", "14"]
+    assert store.read_audit("staging") == []
+
+
+def test_lease_has_one_holder_until_it_expires(store: RedisStore) -> None:
+    assert store.acquire("watchers", "replica-a", ttl_s=0.4)
+    assert not store.acquire("watchers", "replica-b", ttl_s=0.4)
+    assert store.acquire("watchers", "replica-a", ttl_s=0.4)  # renewal
+    assert store.holder("watchers") == "replica-a"
+    assert not store.release("watchers", "replica-b")
+    time.sleep(0.6)
+    assert store.holder("watchers") is None
+    assert store.acquire("watchers", "replica-b", ttl_s=5)
+    assert store.release("watchers", "replica-b")
+    assert store.holder("watchers") is None
+
+
+def test_unreachable_redis_raises_store_unavailable_quickly() -> None:
+    store = RedisStore.from_url("redis://127.0.0.1:1/0", timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        store.get("x")
+    with pytest.raises(StoreUnavailable):
+        store.compare_and_set("x", None, 1)
+    store.close()
+    assert time.monotonic() - started < 5
+
+
+def test_describe_hides_the_password() -> None:
+    store = RedisStore.from_url("redis://:s3cret-pass@127.0.0.1:1/0")
+    assert "s3cret" not in store.describe()
+    assert "***" in store.describe()
+    store.close()

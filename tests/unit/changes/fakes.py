@@ -1,0 +1,219 @@
+"""In-memory fakes for the change pipeline and mTLS unit tests: a cluster that keeps
+objects with resourceVersions (409 on stale writes, injectable failures), scripted
+metrics, a clock the test moves, and a notifier that records events."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from commands.changes.hooks import ChangeEvent, ChangeHooks, ChangesKit, PipelineSettings
+from commands.changes.model import ObjectConflict, ObjectInvalid, ObjectMissing, ObjectRef
+from commands.core.errors import ClusterUnavailable, MetricsUnavailable
+from commands.core.ports import Sample, Services
+from tests.unit.fakes import MemoryStore
+
+Key = tuple[str, str, str, str]  # group, plural, namespace, name
+
+
+def _key(api_version: str, plural: str, namespace: str | None, name: str) -> Key:
+    return (api_version.rpartition("/")[0], plural, namespace or "", name)
+
+
+@dataclass
+class ObjectCluster:
+    """A FakeCluster with the ClusterObjects port."""
+
+    name: str = "prod"
+    objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    served: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"security.istio.io": ("v1", "v1beta1")}
+    )
+    # method name -> list of exceptions to raise on the next calls (non-dry-run writes)
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    invalid: Callable[[dict[str, Any]], str | None] = lambda obj: None
+    writes: list[str] = field(default_factory=list)
+    _rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+
+    def server_version(self) -> str:
+        return "v1.33.2"
+
+    def served_versions(self, group: str) -> tuple[str, ...]:
+        return ("v1",) if not group else self.served.get(group, ())
+
+    def add(self, obj: dict[str, Any], plural: str) -> dict[str, Any]:
+        stored = copy.deepcopy(obj)
+        meta = stored.setdefault("metadata", {})
+        meta["resourceVersion"] = str(next(self._rv))
+        meta.setdefault("uid", f"uid-{meta['name']}")
+        self.objects[_key(stored["apiVersion"], plural, meta.get("namespace"), meta["name"])] = (
+            stored
+        )
+        return stored
+
+    def live(self, ref: ObjectRef) -> dict[str, Any] | None:
+        return self.objects.get(_key(ref.api_version, ref.plural, ref.namespace, ref.name))
+
+    def edit(self, ref: ObjectRef, change: Callable[[dict[str, Any]], None]) -> None:
+        """Someone else edits the object (kubectl edit): content and resourceVersion move."""
+        obj = self.live(ref)
+        assert obj is not None
+        change(obj)
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+
+    def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
+        self._maybe_fail("get_object")
+        found = self.live(ref)
+        return copy.deepcopy(found) if found is not None else None
+
+    def list_objects(
+        self,
+        api_version: str,
+        plural: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> Sequence[dict[str, Any]]:
+        group = api_version.rpartition("/")[0]
+        return [
+            copy.deepcopy(o)
+            for (g, p, ns, _), o in sorted(self.objects.items())
+            if g == group and p == plural and (namespace is None or ns == namespace)
+        ]
+
+    def create_object(self, ref: ObjectRef, body: Any, *, dry_run: bool = False) -> Any:
+        self._check(body)
+        if self.live(ref) is not None:
+            raise ObjectConflict(f"{ref.label} already exists (409)")
+        if dry_run:
+            return copy.deepcopy(body)
+        self._maybe_fail("create_object")
+        self.writes.append(f"create {ref.label}")
+        return copy.deepcopy(self.add(body, ref.plural))
+
+    def replace_object(self, ref: ObjectRef, body: Any, *, dry_run: bool = False) -> Any:
+        self._check(body)
+        live = self.live(ref)
+        if live is None:
+            raise ObjectMissing(f"{ref.label} not found")
+        if body["metadata"].get("resourceVersion") != live["metadata"]["resourceVersion"]:
+            raise ObjectConflict(f"{ref.label} was changed (409 Conflict)")
+        if dry_run:
+            return copy.deepcopy(body)
+        self._maybe_fail("replace_object")
+        self.writes.append(f"replace {ref.label}")
+        new = copy.deepcopy(body)
+        new["metadata"]["uid"] = live["metadata"].get("uid")
+        return copy.deepcopy(self.add(new, ref.plural))
+
+    def patch_object(self, ref: ObjectRef, patch: Any, *, dry_run: bool = False) -> Any:
+        raise NotImplementedError
+
+    def delete_object(
+        self, ref: ObjectRef, *, resource_version: str | None = None, dry_run: bool = False
+    ) -> None:
+        live = self.live(ref)
+        if live is None:
+            raise ObjectMissing(f"{ref.label} not found")
+        if resource_version and resource_version != live["metadata"]["resourceVersion"]:
+            raise ObjectConflict(f"{ref.label} was changed (409 Conflict)")
+        if dry_run:
+            return
+        self._maybe_fail("delete_object")
+        self.writes.append(f"delete {ref.label}")
+        del self.objects[_key(ref.api_version, ref.plural, ref.namespace, ref.name)]
+
+    def _check(self, body: Any) -> None:
+        problem = self.invalid(body)
+        if problem:
+            raise ObjectInvalid(f"invalid (422): {problem}", (problem,))
+
+    def _maybe_fail(self, method: str) -> None:
+        pending = self.failures.get(method)
+        if pending:
+            raise pending.pop(0)
+
+
+def api_500(what: str = "replace") -> ClusterUnavailable:
+    return ClusterUnavailable(f"cluster prod: {what}: API server answered 500 boom")
+
+
+@dataclass
+class ScriptedMetrics:
+    """Answers by the first rule whose text is in the query: rule(at) -> samples."""
+
+    rules: list[tuple[str, Callable[[float | None], list[Sample]]]] = field(default_factory=list)
+    down: bool = False
+    queries: list[tuple[str, float | None]] = field(default_factory=list)
+
+    def on(self, fragment: str, answer: Callable[[float | None], list[Sample]]) -> None:
+        self.rules.insert(0, (fragment, answer))
+
+    def describe(self) -> str:
+        return "scripted"
+
+    def ping(self) -> str:
+        return "2.42.0"
+
+    def query(self, promql: str, *, at: float | None = None) -> Sequence[Sample]:
+        if self.down:
+            raise MetricsUnavailable("Prometheus at http://prom:9090 is unreachable")
+        self.queries.append((promql, at))
+        for fragment, answer in self.rules:
+            if fragment in promql:
+                return answer(at)
+        return []
+
+
+class MovingClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.value = now
+
+    def now(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
+@dataclass
+class RecordingNotifier:
+    events: list[ChangeEvent] = field(default_factory=list)
+
+    def change_event(self, event: ChangeEvent) -> None:
+        self.events.append(event)
+
+    def names(self) -> list[str]:
+        return [e.event for e in self.events]
+
+
+def change_services(
+    cluster: ObjectCluster | None = None,
+    *,
+    store: MemoryStore | None = None,
+    metrics: ScriptedMetrics | None = None,
+    clock: MovingClock | None = None,
+    settings: PipelineSettings | None = None,
+    hooks: ChangeHooks | None = None,
+    capabilities: dict[str, Any] | None = None,
+) -> Services:
+    cluster = cluster or ObjectCluster()
+    memory = store or MemoryStore()
+    kit = ChangesKit(
+        settings=settings or PipelineSettings(),
+        hooks=hooks or ChangeHooks(),
+        capabilities=capabilities or {},
+    )
+    return Services(
+        store=memory,
+        lease=memory,
+        clusters={cluster.name: cluster},  # type: ignore[dict-item]
+        metrics={cluster.name: metrics} if metrics is not None else {},
+        clock=clock or MovingClock(),
+        version="0.1.0",
+        replica_id="replica-1",
+        changes=kit,
+    )

@@ -1,0 +1,98 @@
+"""How a preflight report reads: CLI table and JSON schema, exit codes, Slack messages
+that stay readable and within Slack's limits for a 2,000-node cluster."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bot.preflight.cli import exit_status, to_json, to_text
+from bot.preflight.render import details, summary
+from bot.sandbox.slack.limits import validate_message
+from commands.core.model import Caller, Role
+from commands.core.registry import Registry
+from commands.preflight.commands import register
+from commands.preflight.model import PreflightReport
+from tests.unit.preflight.fakes import FakeInventory, FakePrometheus, node, pod, preflight_services
+
+
+def report_for(cluster: FakeInventory, prom: FakePrometheus | None = None) -> PreflightReport:
+    registry = Registry()
+    register(registry)
+    result = registry.dispatch(
+        "preflight", Caller("me", Role.VIEWER), preflight_services(cluster, prom)
+    )
+    assert isinstance(result, PreflightReport), result
+    return result
+
+
+def big_cluster() -> PreflightReport:
+    nodes = [
+        node(f"node-{i:04d}", flags=None if i % 50 == 0 else ("AESNI", "AVX2")) for i in range(2000)
+    ]
+    nodes += [node(f"sick-{i}", ready="False") for i in range(47)]
+    pods = [pod("shop", f"p{i}", f"node-{i % 2000:04d}") for i in range(6000)]
+    prom = FakePrometheus(
+        steal_avg={n.name: 1.0 for n in nodes}, steal_worst={n.name: 2.0 for n in nodes}
+    )
+    return report_for(FakeInventory(nodes=nodes, pods=pods), prom)
+
+
+def test_json_follows_the_documented_schema_worst_first() -> None:
+    report = report_for(FakeInventory(nodes=[node("ok"), node("sick", ready="False")]))
+    data = json.loads(to_json(report))
+    assert set(data) == {
+        "cluster",
+        "istio",
+        "profile",
+        "generated_at",
+        "summary",
+        "checks",
+        "recommendation",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["generated_at"])
+    assert set(data["summary"]) == {"pass", "warn", "fail", "unknown"}
+    first = data["checks"][0]
+    assert set(first) == {"id", "status", "subject", "message", "evidence", "fix"}
+    assert first["status"] == "fail" and first["subject"] == {
+        "kind": "Node",
+        "name": "sick",
+        "namespace": None,
+    }
+    order = [c["status"] for c in data["checks"]]
+    rank = {"fail": 0, "warn": 1, "unknown": 2, "pass": 3}
+    assert order == sorted(order, key=rank.__getitem__)
+    assert data["recommendation"]["istio_operator"]["kind"] == "IstioOperator"
+    assert sum(data["summary"].values()) == len(data["checks"])
+
+
+def test_exit_status_is_one_only_when_a_check_fails() -> None:
+    assert exit_status(report_for(FakeInventory(nodes=[node("sick", ready="False")]))) == 1
+    assert exit_status(report_for(FakeInventory())) == 0  # unknown steal is not a failure
+
+
+def test_text_is_a_table_worst_first_with_passes_folded_and_the_overlay() -> None:
+    text = to_text(report_for(FakeInventory(nodes=[node("ok"), node("sick", ready="False")])))
+    lines = text.splitlines()
+    table = [line for line in lines if line.startswith(("FAIL", "WARN", "UNKNOWN", "PASS"))]
+    assert table[0].startswith("FAIL") and "node/sick" in table[0] and "fix:" in table[0]
+    assert any(
+        line.startswith("PASS") and "node.conditions" in line and "1 subject" in line
+        for line in table
+    )
+    assert "kind: IstioOperator" in text
+
+
+def test_slack_summary_of_2000_nodes_groups_by_check_and_stays_within_limits() -> None:
+    report = big_cluster()
+    head = summary(report, top=10)
+    assert validate_message(head.text, head.blocks, None).ok
+    body = "\n".join(b["text"]["text"] for b in head.blocks if b["type"] == "section")
+    assert "*node.conditions* — 47 fail" in body and "and 37 more" in body
+    assert body.index("node.conditions") < body.index("node.cpu-flags")  # failing first
+    assert len(body) < 3000
+    thread = details(report, top=10)
+    assert 3 <= len(thread) <= 12
+    for message in thread:
+        assert validate_message(message.text, message.blocks, None).ok, message.text
+    assert any("and 37 more" in json.dumps(m.blocks) for m in thread)
