@@ -11,19 +11,18 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app.config import ConfigError, Settings, load_settings, missing_slack_secrets
+from bot.app.adhoc import ADHOC_FLAGS, with_adhoc_cluster
+from bot.app.config import ConfigError, load_settings
 from bot.app.runtime import build_runtime
 from bot.changes import cli as cli_changes
 from bot.core.dispatch import run_command
+from bot.mtls import cli as cli_mtls
 from bot.preflight import cli as cli_preflight
-from bot.preflight.cli import ADHOC_FLAGS, with_adhoc_cluster
-from bot.terminal.render import exit_status, to_json, to_text
+from bot.terminal.render import TerminalRenderers, to_text
 from bot.timeouts import cli as cli_timeouts
 from bot.watch import cli as cli_watch
 from commands.core.errors import PortError
@@ -33,19 +32,20 @@ log = logging.getLogger("meshbot")
 GLOBAL_FLAGS = {"--config", "--output", *ADHOC_FLAGS}
 
 
-def register_renderers() -> None:
-    """How each capability's results look in a terminal (bot.terminal.render.RENDERERS)."""
-    cli_preflight.register()
-    cli_changes.register_renderers()
-    cli_timeouts.register_renderer()
-    cli_watch.register_renderer()
+def terminal_renderers() -> TerminalRenderers:
+    """How each capability's results look in a terminal."""
+    renderers = TerminalRenderers()
+    for capability in (cli_changes, cli_mtls, cli_preflight, cli_timeouts, cli_watch):
+        capability.register(renderers)
+    return renderers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    register_renderers()
     try:
         if args[:1] == ["serve"]:
+            from bot.app.serve import serve
+
             return serve(args[1:])
         if args[:1] == ["sandbox"]:
             return sandbox(args[1:])
@@ -101,100 +101,11 @@ def local_command(args: list[str]) -> int:
     with runtime:
         caller = Caller("local", Role.APPROVER, front_end="cli")
         result = run_command(runtime, shlex.join(words), caller)
-    code = exit_status(result)
-    text = to_json(result) if output == "json" else to_text(result)
+    renderers = terminal_renderers()
+    code = renderers.exit_status(result)
+    text = renderers.to_json(result) if output == "json" else renderers.to_text(result)
     print(text, file=sys.stderr if code == 2 and output == "text" else sys.stdout)
     return code
-
-
-def serve(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="meshbot serve", description="Run the Slack bot.")
-    parser.add_argument("--config", help="config file (default: $MESHBOT_CONFIG)")
-    parser.add_argument("--http", action="store_true", help="HTTP mode instead of Socket Mode")
-    parser.add_argument("--host", help="HTTP mode listen address (default from config)")
-    parser.add_argument("--port", type=int, help="HTTP mode port (default from config)")
-    options = parser.parse_args(args)
-    settings = load_settings(options.config)
-    missing = missing_slack_secrets(settings, http=options.http)
-    if missing:
-        print(
-            "meshbot serve: set these environment variables first: "
-            + ", ".join(missing)
-            + " (see README, 'Slack app setup')",
-            file=sys.stderr,
-        )
-        return 2
-    from bot.app import logs
-
-    logs.configure(settings.file.log_level, _secret_values(settings))
-    return _serve(settings, options.http, options.host, options.port)
-
-
-def _secret_values(settings: Settings) -> list[str]:
-    s = settings.secrets
-    values = [s.slack_bot_token, s.slack_app_token, s.slack_signing_secret, s.redis_url]
-    values += list(s.prometheus.values())
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -> int:
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
-
-    from bot.app.health import BackgroundServer, health_app
-    from bot.slack.app import build_app
-    from bot.slack.serve import SocketModeConnection, slack_wsgi
-    from bot.watch.jobs import start_watchers
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with build_runtime(settings) as runtime:
-        try:
-            app = build_app(runtime)
-        except (BoltError, SlackApiError) as exc:
-            log.error("Slack refused the bot token: %s", exc)
-            return 2
-        connection: SocketModeConnection | None = None
-        slack_server: BackgroundServer | None = None
-        if http:
-            conf = settings.file.http
-            slack_server = BackgroundServer(
-                slack_wsgi(app, runtime.acks),
-                host or conf.host,
-                port if port is not None else conf.port,
-                threads=conf.threads,
-            )
-            connected = lambda: True  # noqa: E731  auth.test passed when the app was built
-        else:
-            token = settings.secrets.slack_app_token
-            assert token is not None
-            connection = SocketModeConnection(app, token.get_secret_value())
-            connected = connection.connected
-        health = BackgroundServer(
-            health_app(runtime, connected), settings.file.health.host, settings.file.health.port
-        ).start()
-        watchers = None
-        try:
-            if slack_server is not None:
-                slack_server.start()
-                log.info("serving Slack over HTTP on %s/slack/events", slack_server.url)
-            if connection is not None:
-                connection.connect()
-                log.info("connected to Slack over Socket Mode")
-            log.info("health on %s (/healthz, /readyz, /metrics)", health.url)
-            watchers = start_watchers(runtime, app.client)
-            stop.wait()
-        finally:
-            log.info("shutting down")
-            if watchers is not None:
-                watchers.stop()
-            if connection is not None:
-                connection.close()
-            if slack_server is not None:
-                slack_server.stop()
-            health.stop()
-    return 0
 
 
 def sandbox(args: list[str]) -> int:

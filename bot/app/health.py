@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from waitress import wasyncore
 from waitress.server import create_server
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from commands.core.errors import PortError
 
 StartResponse = Callable[..., Any]

@@ -1,7 +1,11 @@
-"""Builds everything a replica runs on from `Settings`: store, adapters, registry, telemetry.
+"""Builds everything a replica runs on from `Settings`: store, adapters, kits, registry.
 
 Nothing is created at import time. `build_runtime` is called once by the CLI (and per
-test), and `Runtime.close` releases what it opened, including an embedded Redis.
+test); it is the only place that knows every adapter and every capability, and it
+checks the wiring before anything runs (a command whose kit or cluster protocol is
+missing fails here, by name). `start_jobs` starts what runs on a timer — the change
+sweeper always, the watchers when there is a Slack client to post with — and the
+runtime stops them when it closes.
 """
 
 from __future__ import annotations
@@ -9,38 +13,38 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
 
 from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.adapters.kube import KubeCluster
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.adapters.redis_store import RedisStore
-from bot.app.config import ClusterConfig, Settings
+from bot.app.config import Settings
 from bot.changes.settings import ChangesConfig
-from bot.core.acks import AckGate
+from bot.changes.sweeper import ChangeSweeper
+from bot.core.runtime import Runtime, SystemClock
+from bot.core.settings import ClusterConfig
 from bot.core.telemetry import Telemetry
+from bot.watch.jobs import start_watchers
 from bot.watch.settings import WatchServices
 from commands.changes import commands as change_commands
 from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.core import builtin
 from commands.core.ports import Metrics, Services
 from commands.core.registry import Registry
+from commands.core.wiring import Kits
 from commands.mtls import commands as mtls
 from commands.mtls.verify import MtlsBakeVerifier
 from commands.preflight import commands as preflight_commands
 from commands.timeouts import commands as timeouts_commands
+from commands.timeouts.fix import KIND as TIMEOUTS_KIND
+from commands.timeouts.model import TimeoutsSettings
+from commands.timeouts.verify import TimeoutsBakeVerifier
 from commands.watch import commands as watch_commands
 
 log = logging.getLogger(__name__)
-# Bolt runs each listener on `listener_pool`; a listener only acks and hands the work
-# to `work_pool`. Few work threads leave the GIL to the acks during a burst, and the
-# work of earlier requests can never hold up the ack of the next one.
-LISTENER_THREADS = 16
-WORK_THREADS = 4
 
 
 def meshbot_version() -> str:
@@ -50,11 +54,6 @@ def meshbot_version() -> str:
         return version("meshbot")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
 
 
 def build_registry() -> Registry:
@@ -68,67 +67,9 @@ def build_registry() -> Registry:
     return registry
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    registry: Registry
-    services: Services
-    store: RedisStore
-    telemetry: Telemetry
-    embedded: EmbeddedRedis | None = None
-    clusters: dict[str, KubeCluster] = field(default_factory=dict)
-    metrics: dict[str, PrometheusMetrics] = field(default_factory=dict)
-    listener_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(
-            max_workers=LISTENER_THREADS, thread_name_prefix="meshbot-listener"
-        )
-    )
-
-    work_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(
-            max_workers=WORK_THREADS, thread_name_prefix="meshbot-work"
-        )
-    )
-
-    acks: AckGate = field(default_factory=AckGate)
-
-    def after_acks(self, work: Callable[[], None]) -> None:
-        """Run `work` on the work pool once pending Slack acks are out (see bot.core.acks)."""
-        self.work_pool.submit(self.acks.after_acks(work))
-
-    def close(self) -> None:
-        self.listener_pool.shutdown(wait=True, cancel_futures=True)
-        self.work_pool.shutdown(wait=True, cancel_futures=True)
-        for cluster in self.clusters.values():
-            cluster.close()
-        for metrics in self.metrics.values():
-            metrics.close()
-        self.store.close()
-        if self.embedded is not None:
-            self.embedded.stop()
-            self.embedded = None
-
-    def __enter__(self) -> Runtime:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runtime:
-    embedded = None
-    redis_url = settings.secrets.redis_url
-    if redis_url is not None:
-        store = RedisStore.from_url(
-            redis_url.get_secret_value(), prefix=settings.file.redis.key_prefix
-        )
-    else:
-        embedded = EmbeddedRedis(settings.file.redis.data_dir)
-        url = embedded.start()
-        store = RedisStore.from_url(
-            url, prefix=settings.file.redis.key_prefix, label=embedded.describe()
-        )
-        log.info("REDIS_URL is not set: using %s", embedded.describe())
+    file = settings.file
+    store, embedded = _store(settings)
     clusters = {
         name: KubeCluster(
             name,
@@ -137,14 +78,15 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
             in_cluster=c.in_cluster,
             timeout_s=c.request_timeout_s,
         )
-        for name, c in settings.file.clusters.items()
+        for name, c in file.clusters.items()
     }
     metrics = {
         name: _prometheus(settings, name, c)
-        for name, c in settings.file.clusters.items()
+        for name, c in file.clusters.items()
         if c.prometheus is not None
     }
     ports_metrics: dict[str, Metrics] = dict(metrics)
+    watch = WatchServices(file.watchers, {n: c.oncall_channel for n, c in file.clusters.items()})
     services = Services(
         store=store,
         lease=store,
@@ -153,38 +95,70 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         clock=SystemClock(),
         version=meshbot_version(),
         replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
-        preflight=settings.file.preflight.to_core(),
-        timeouts=settings.file.timeouts.to_core(),
-        changes=build_changes(settings.file.changes),
-        watch=WatchServices(
-            settings.file.watchers,
-            {name: c.oncall_channel for name, c in settings.file.clusters.items()},
+        cluster_channels={name: c.channels for name, c in file.clusters.items() if c.channels},
+        kits=Kits(
+            [
+                file.preflight.to_core(),
+                file.timeouts.to_core(),
+                file.changes.mtls_settings(),
+                build_changes(file.changes, file.timeouts.to_core()),
+                watch,
+                watch.counters,
+            ]
         ),
-        cluster_channels={
-            name: c.channels for name, c in settings.file.clusters.items() if c.channels
-        },
     )
-    timeouts_commands.register_hooks(services)
-    return Runtime(
-        settings=settings,
-        registry=build_registry(),
-        services=services,
-        store=store,
-        telemetry=Telemetry(),
-        embedded=embedded,
-        clusters=clusters,
-        metrics=metrics,
-    )
+    registry = build_registry()
+    runtime = Runtime(settings, registry, services, Telemetry())
+    for cluster in clusters.values():
+        runtime.on_close(cluster.close)
+    for prometheus in metrics.values():
+        runtime.on_close(prometheus.close)
+    runtime.on_close(store.close)
+    if embedded is not None:
+        runtime.on_close(embedded.stop)
+    try:
+        registry.check_wiring(services)
+    except Exception:
+        runtime.close()
+        raise
+    return runtime
 
 
-def build_changes(config: ChangesConfig) -> ChangesKit:
-    """The change pipeline's settings and per-runtime hooks, with each kind's verifier."""
-    mtls_settings = config.mtls_settings()
+def start_sweeper(runtime: Runtime, settings: Settings) -> ChangeSweeper:
+    """Expire proposals and run due bake checks on a timer, whatever the front end; the
+    runtime stops it when it closes."""
+    sweeper = ChangeSweeper(runtime, settings.file.changes.sweep_interval_s).start()
+    runtime.on_stop(sweeper.stop)
+    return sweeper
+
+
+def start_jobs(runtime: Runtime, settings: Settings, client: WebClient) -> None:
+    """What `serve` runs on timers: the sweeper, and the watchers that post with `client`."""
+    start_sweeper(runtime, settings)
+    watchers = start_watchers(runtime, client)
+    if watchers is not None:
+        runtime.on_stop(watchers.stop)
+
+
+def build_changes(config: ChangesConfig, timeouts: TimeoutsSettings) -> ChangesKit:
+    """The change pipeline's settings and hooks, with each change kind's verifier."""
     hooks = ChangeHooks()
-    verifier = MtlsBakeVerifier(mtls_settings)
-    hooks.register_verifier(mtls.KIND_STRICT, verifier)
-    hooks.register_verifier(mtls.KIND_PERMISSIVE, verifier)
-    return ChangesKit(config.pipeline_settings(), hooks, {"mtls": mtls_settings})
+    mtls_verifier = MtlsBakeVerifier(config.mtls_settings())
+    hooks.register_verifier(mtls.KIND_STRICT, mtls_verifier)
+    hooks.register_verifier(mtls.KIND_PERMISSIVE, mtls_verifier)
+    hooks.register_verifier(TIMEOUTS_KIND, TimeoutsBakeVerifier(timeouts))
+    return ChangesKit(config.pipeline_settings(), hooks)
+
+
+def _store(settings: Settings) -> tuple[RedisStore, EmbeddedRedis | None]:
+    prefix = settings.file.redis.key_prefix
+    redis_url = settings.secrets.redis_url
+    if redis_url is not None:
+        return RedisStore.from_url(redis_url.get_secret_value(), prefix=prefix), None
+    embedded = EmbeddedRedis(settings.file.redis.data_dir)
+    url = embedded.start()
+    log.info("REDIS_URL is not set: using %s", embedded.describe())
+    return RedisStore.from_url(url, prefix=prefix, label=embedded.describe()), embedded
 
 
 def _prometheus(settings: Settings, name: str, cluster: ClusterConfig) -> PrometheusMetrics:

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.terminal.render import RENDERERS, CliRenderer
+from bot.terminal.render import CliRenderer, TerminalRenderers
 from commands.changes.model import (
     ActionOutcome,
     Change,
@@ -20,7 +20,6 @@ from commands.changes.model import (
     ChangeView,
     History,
 )
-from commands.mtls.model import MtlsStatus
 
 
 def _when(at: float | None) -> str:
@@ -73,104 +72,63 @@ def _history_text(result: History) -> str:
     return "\n".join(rows)
 
 
-def _mtls_text(result: MtlsStatus) -> str:
-    lines = [f"mTLS on {result.cluster} (mesh-wide mode {result.mesh_mode})"]
-    for ns in result.namespaces:
-        lines.append(
-            f"{ns.namespace:<20} {ns.effective.mode:<10} from {ns.effective.source}; "
-            f"{len(ns.coverage.without_sidecar)}/{ns.coverage.pods} pods without sidecar; "
-            f"{ns.verdict}"
-        )
-        for edge in ns.traffic.plaintext:
-            lines.append(
-                f"    plaintext {edge.source} → {edge.destination}: "
-                f"{edge.requests:.2f} req/s, {edge.connections:.2f} conn/s"
-            )
-    lines += [f"note: {note}" for note in result.notes]
-    return "\n".join(lines)
-
-
-def _dump(value: Any) -> str:
+def dump(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
-
-
-def _mtls_json(result: MtlsStatus) -> str:
-    return _dump(
-        {
-            "cluster": result.cluster,
-            "mesh_mode": result.mesh_mode,
-            "window_s": result.window_s,
-            "namespaces": [
-                {
-                    "namespace": ns.namespace,
-                    "mode": ns.effective.mode,
-                    "source": ns.effective.source,
-                    "conflicts": list(ns.effective.conflicts),
-                    "pods": ns.coverage.pods,
-                    "without_sidecar": list(ns.coverage.without_sidecar),
-                    "traffic": ns.traffic.total,
-                    "traffic_error": ns.traffic.error,
-                    "plaintext": [
-                        {
-                            "source": e.source,
-                            "destination": e.destination,
-                            "requests_per_s": e.requests,
-                            "connections_per_s": e.connections,
-                        }
-                        for e in ns.traffic.plaintext
-                    ],
-                    "ready": ns.ready,
-                    "verdict": ns.verdict,
-                }
-                for ns in result.namespaces
-            ],
-            "notes": list(result.notes),
-        }
-    )
 
 
 def _acted_exit(result: ChangeActed) -> int:
     return 1 if result.outcome is ActionOutcome.REFUSED else 0
 
 
-def register_renderers() -> None:
-    RENDERERS[ChangeProposed] = CliRenderer(
-        text=_proposed_text, json=lambda r: _dump(r.change.to_json()), exit_status=lambda r: 0
-    )
-    RENDERERS[ChangeView] = CliRenderer(
-        text=lambda r: change_text(r.change, timeline=True),
-        json=lambda r: _dump(r.change.to_json()),
-        exit_status=lambda r: 0,
-    )
-    RENDERERS[ChangeActed] = CliRenderer(
-        text=_acted_text,
-        json=lambda r: _dump(
-            {
-                "change_id": r.change_id,
-                "action": r.action,
-                "outcome": r.outcome.value,
-                "message": r.message,
-                "state": r.change.state.value if r.change else None,
-            }
+def register(renderers: TerminalRenderers) -> None:
+    renderers.add(
+        ChangeProposed,
+        CliRenderer(
+            text=_proposed_text, json=lambda r: dump(r.change.to_json()), exit_status=lambda r: 0
         ),
-        exit_status=_acted_exit,
     )
-    RENDERERS[History] = CliRenderer(
-        text=_history_text,
-        json=lambda r: _dump(
-            [
+    renderers.add(
+        ChangeView,
+        CliRenderer(
+            text=lambda r: change_text(r.change, timeline=True),
+            json=lambda r: dump(r.change.to_json()),
+            exit_status=lambda r: 0,
+        ),
+    )
+    renderers.add(
+        ChangeActed,
+        CliRenderer(
+            text=_acted_text,
+            json=lambda r: dump(
                 {
-                    "id": row.id,
-                    "kind": row.kind,
-                    "cluster": row.cluster,
-                    "state": row.state.value,
-                    "title": row.title,
-                    "requester": row.requester,
-                    "created_at": _when(row.created_at),
+                    "change_id": r.change_id,
+                    "action": r.action,
+                    "outcome": r.outcome.value,
+                    "message": r.message,
+                    "state": r.change.state.value if r.change else None,
                 }
-                for row in r.rows
-            ]
+            ),
+            exit_status=_acted_exit,
         ),
-        exit_status=lambda r: 0,
     )
-    RENDERERS[MtlsStatus] = CliRenderer(text=_mtls_text, json=_mtls_json, exit_status=lambda r: 0)
+    renderers.add(
+        History,
+        CliRenderer(
+            text=_history_text,
+            json=lambda r: dump(
+                [
+                    {
+                        "id": row.id,
+                        "kind": row.kind,
+                        "cluster": row.cluster,
+                        "state": row.state.value,
+                        "title": row.title,
+                        "requester": row.requester,
+                        "created_at": _when(row.created_at),
+                    }
+                    for row in r.rows
+                ]
+            ),
+            exit_status=lambda r: 0,
+        ),
+    )

@@ -1,4 +1,4 @@
-"""Changes and mTLS reports → Slack messages (Block Kit), with no I/O.
+"""Changes → Slack messages (Block Kit), with no I/O.
 
 A proposal is one channel message edited in place as the change moves (state, who
 approved, the Rollback button once something was written); each step is also a short
@@ -15,7 +15,6 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
-    ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
@@ -33,7 +32,6 @@ from commands.changes.model import (
     GateStatus,
     History,
 )
-from commands.mtls.model import MtlsStatus
 
 APPROVE = "change_approve"
 REJECT = "change_reject"
@@ -64,7 +62,7 @@ def when(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _section(text: str) -> SectionBlock:
+def section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
 
 
@@ -119,17 +117,17 @@ def _buttons(change: Change) -> list[Block]:
 def change_blocks(change: Change, *, with_timeline: bool = False) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=change.title[:150])]
     blocks.append(
-        _section(
+        section(
             f"`{change.id}` · {change.kind} · cluster *{change.cluster}* · "
             f"proposed by <@{change.requester}>\n{_status_line(change)}"
         )
     )
     if change.summary:
-        blocks.append(_section("\n".join(change.summary)))
+        blocks.append(section("\n".join(change.summary)))
     diff = "\n".join(change.diff)
     if len(diff) > DIFF_CHARS:
         diff = diff[:DIFF_CHARS] + f"\n… cut; see /mesh change {change.id}"
-    blocks.append(_section(f"*Diff*\n```{diff}```"))
+    blocks.append(section(f"*Diff*\n```{diff}```"))
     if change.gates:
         lines = [f"{GATE_ICON[g.status]} *{g.name}*: {g.detail}" for g in change.gates]
         if change.override is not None:
@@ -140,19 +138,19 @@ def change_blocks(change: Change, *, with_timeline: bool = False) -> list[Block]
                 f":lock: Blocked by gates. An approver may approve anyway with a reason: "
                 f'`/mesh change approve {change.id} override="why it is safe"`'
             )
-        blocks.extend(_section(chunk) for chunk in chunk_lines(["*Gates*", *lines]))
+        blocks.extend(section(chunk) for chunk in chunk_lines(["*Gates*", *lines]))
     if change.risks:
         risks = [f"• {r.text}" for r in change.risks]
-        blocks.extend(_section(chunk) for chunk in chunk_lines(["*Risks*", *risks]))
+        blocks.extend(section(chunk) for chunk in chunk_lines(["*Risks*", *risks]))
     if change.verification:
-        blocks.append(_section("*Bake window*\n" + "\n".join(change.verification)))
+        blocks.append(section("*Bake window*\n" + "\n".join(change.verification)))
     if with_timeline:
         entries = [
             f"{when(t.at)} · {t.event} · {'meshbot' if t.actor == 'meshbot' else f'<@{t.actor}>'}"
             + (f" — {t.detail}" if t.detail else "")
             for t in change.timeline
         ]
-        blocks.extend(_section(chunk) for chunk in chunk_lines(["*Timeline*", *entries]))
+        blocks.extend(section(chunk) for chunk in chunk_lines(["*Timeline*", *entries]))
     buttons = _buttons(change)
     room = MAX_BLOCKS - len(buttons)
     return [*blocks[:room], *buttons]
@@ -205,7 +203,7 @@ def event_reply(event: ChangeEvent) -> SlackMessage | None:
         reason=f": {event.detail}" if event.detail else "",
         verify_at=when(change.verify_at) if change.verify_at else "—",
     )
-    blocks: list[Block] = [_section(text)]
+    blocks: list[Block] = [section(text)]
     if (
         event.event in ("applied", "breach", "failed")
         and change.wrote_objects
@@ -226,7 +224,7 @@ def acted_message(acted: ChangeActed) -> SlackMessage:
         ActionOutcome.REFUSED: ":no_entry:",
     }[acted.outcome]
     text = f"{icon} {acted.message}"
-    return SlackMessage(text[:3000], [_section(text).to_dict()])
+    return SlackMessage(text[:3000], [section(text).to_dict()])
 
 
 def history_message(history: History) -> SlackMessage:
@@ -240,40 +238,5 @@ def history_message(history: History) -> SlackMessage:
             for r in history.rows
         ]
     blocks: list[Block] = [HeaderBlock(text=title)]
-    blocks.extend(_section(chunk) for chunk in chunk_lines(lines)[: MAX_BLOCKS - 1])
+    blocks.extend(section(chunk) for chunk in chunk_lines(lines)[: MAX_BLOCKS - 1])
     return SlackMessage(title, [b.to_dict() for b in blocks])
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
-
-
-def mtls_status_message(status: MtlsStatus) -> SlackMessage:
-    title = f"mTLS status in {status.cluster} (mesh: {status.mesh_mode})"
-    lines: list[str] = list(status.notes)
-    for report in status.namespaces:
-        icon = ":white_check_mark:" if report.ready or report.effective.mode == "STRICT" else ":x:"
-        lines.append(f"{icon} *{report.namespace}* — {report.effective.mode} · {report.verdict}")
-        for gate in report.gates:
-            lines.append(f"    {GATE_ICON[gate.status]} {gate.name}: {gate.detail}")
-        for edge in report.traffic.plaintext[:10]:
-            lines.append(
-                f"    plaintext {edge.source} → {edge.destination}: "
-                f"{edge.requests:.0f} requests, {edge.connections:.0f} connections"
-            )
-        for policy in report.effective.workload_policies:
-            lines.append(
-                f"    workload policy {policy.label} ({policy.selector_text}): {policy.mode}"
-            )
-    blocks: list[Block] = [HeaderBlock(text=title[:150])]
-    blocks.extend(_section(chunk) for chunk in chunk_lines(lines)[: MAX_BLOCKS - 2])
-    blocks.append(
-        ContextBlock(
-            elements=[MarkdownTextObject(text=f"plaintext window: {_hours(status.window_s)}")]
-        )
-    )
-    ready = sum(1 for r in status.namespaces if r.ready)
-    return SlackMessage(
-        f"{title}: {ready} of {len(status.namespaces)} namespaces ready",
-        [b.to_dict() for b in blocks],
-    )

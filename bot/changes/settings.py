@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from bot.core.settings import Strict
 from commands.changes.hooks import PipelineSettings
 from commands.changes.machine import PolicyRule
 from commands.changes.model import ApprovalPolicy
@@ -26,11 +27,7 @@ from commands.mtls.model import MtlsSettings
 _APPROVER = re.compile(r"^(U[A-Z0-9_]+|W[A-Z0-9_]+|S[A-Z0-9_]+|@[a-z0-9._-]+)$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicyConfig(_Strict):
+class PolicyConfig(Strict):
     approvers: tuple[str, ...] = Field(
         default=(),
         description="user ids (U…), group handles (@…) or ids (S…); empty: any approver",
@@ -52,7 +49,7 @@ class PolicyRuleConfig(PolicyConfig):
     cluster: str = Field(default="*", description="cluster name or glob")
 
 
-class MtlsConfig(_Strict):
+class MtlsConfig(Strict):
     root_namespace: str = "istio-system"
     readiness_window_s: float = Field(default=3600.0, gt=0)
     min_requests: float = Field(default=100.0, ge=0)
@@ -65,7 +62,7 @@ class MtlsConfig(_Strict):
     connection_failure_margin: float = Field(default=5.0, ge=0)
 
 
-class ChangesConfig(_Strict):
+class ChangesConfig(Strict):
     default_policy: PolicyConfig = PolicyConfig()
     policies: tuple[PolicyRuleConfig, ...] = ()
     rollback_needs_approver: bool = Field(

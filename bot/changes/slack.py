@@ -18,7 +18,6 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app.runtime import Runtime
 from bot.changes.render import (
     APPROVE,
     REJECT,
@@ -26,14 +25,13 @@ from bot.changes.render import (
     acted_message,
     event_reply,
     history_message,
-    mtls_status_message,
     proposal_message,
     view_message,
 )
-from bot.changes.sweeper import BakeRunner
 from bot.core.dispatch import run_command
+from bot.core.runtime import Runtime
 from bot.slack.access import AccessPolicy, GroupDirectory
-from bot.slack.delivery import Deliveries, Reply
+from bot.slack.delivery import Deliveries, Reply, ephemeral
 from bot.slack.errors import guarded
 from bot.slack.posting import post, respond_with, update
 from bot.slack.render import render
@@ -49,7 +47,6 @@ from commands.changes.model import (
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import PortError
 from commands.core.model import Result
-from commands.mtls.model import MtlsStatus
 
 log = logging.getLogger(__name__)
 COMMAND_OF = {APPROVE: "change approve", REJECT: "change reject", ROLLBACK: "change rollback"}
@@ -109,26 +106,17 @@ def _oncall(runtime: Runtime, cluster: str) -> str | None:
     return config.oncall_channel if config else None
 
 
-def _ephemeral(render_fn: Any) -> Any:
-    def deliver(reply: Reply, result: Result) -> None:
-        respond_with(reply.respond, render_fn(result))
-
-    return deliver
-
-
 def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliveries) -> None:
-    kit = ChangesKit.of(runtime.services)
+    kit = runtime.services.kit(ChangesKit)
     kit.hooks.notifiers[:] = [
         n for n in kit.hooks.notifiers if not isinstance(n, SlackChangeNotifier)
     ]
     kit.hooks.add_notifier(SlackChangeNotifier(runtime, app.client))
     kit.hooks.directory = GroupDirectory(app.client)
     deliveries.add(ChangeProposed, deliver_proposed)
-    deliveries.add(ChangeActed, _ephemeral(acted_message))
-    deliveries.add(ChangeView, _ephemeral(view_message))
-    deliveries.add(History, _ephemeral(history_message))
-    deliveries.add(MtlsStatus, _ephemeral(mtls_status_message))
-    BakeRunner(runtime, runtime.settings.file.changes.sweep_interval_s).start()
+    deliveries.add(ChangeActed, ephemeral(acted_message))
+    deliveries.add(ChangeView, ephemeral(view_message))
+    deliveries.add(History, ephemeral(history_message))
 
     def on_click(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import PortError
 
 log = logging.getLogger(__name__)
 
 
-class BakeRunner:
+class ChangeSweeper:
     def __init__(self, runtime: Runtime, interval_s: float = 5.0) -> None:
         self._runtime = runtime
         self._interval_s = interval_s
@@ -31,7 +31,7 @@ class BakeRunner:
         self._busy = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="meshbot-bake", daemon=True)
 
-    def start(self) -> BakeRunner:
+    def start(self) -> ChangeSweeper:
         self._thread.start()
         return self
 

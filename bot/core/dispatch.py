@@ -6,7 +6,7 @@ the same parsing, permission check and telemetry; they differ only in rendering.
 
 from __future__ import annotations
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from commands.core.model import Caller, Denied, Failure, Result, UsageError
 from commands.core.parsing import parse
 from commands.core.registry import Registry

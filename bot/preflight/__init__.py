@@ -1,1 +1,2 @@
-"""How preflight meets the world: its config section, Slack delivery and rendering, CLI rendering."""
+"""How preflight meets the world: its config section, Slack delivery and rendering, and
+CLI rendering."""

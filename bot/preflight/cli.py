@@ -1,5 +1,4 @@
-"""The preflight report in a terminal: a table worst first, stable JSON, exit codes; and
-the `--kubeconfig/--context/--prometheus` flags that let it run in CI without a config file.
+"""The preflight report in a terminal: a table worst first, stable JSON, exit codes.
 
 Exit status: 0 nothing failed, 1 a check failed, 2 usage or config errors (nothing ran).
 Passing results are folded to one row per check in the text table so a 2,000-node
@@ -9,17 +8,12 @@ cluster prints what needs attention, not 12,000 lines of `pass`; JSON has everyt
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
-from bot.app.config import ClusterConfig, ConfigError, PrometheusConfig, Settings
-from bot.terminal.render import RENDERERS, CliRenderer
+from bot.terminal.render import CliRenderer, TerminalRenderers
 from commands.preflight.model import PreflightReport, Status, report_to_dict
 
-ADHOC_FLAGS = ("--kubeconfig", "--context", "--prometheus")
 _MESSAGE_WIDTH = 110
 
 
@@ -74,37 +68,5 @@ def exit_status(report: PreflightReport) -> int:
     return 1 if report.failed else 0
 
 
-def register() -> None:
-    RENDERERS[PreflightReport] = CliRenderer(text=to_text, json=to_json, exit_status=exit_status)
-
-
-def with_adhoc_cluster(
-    settings: Settings, flags: Mapping[str, str], words: Sequence[str]
-) -> Settings:
-    """Settings whose only cluster is the one the flags describe (no flags: unchanged).
-
-    `meshbot preflight --kubeconfig F --context C --prometheus URL [--cluster NAME]` then
-    needs no config file: the cluster is named NAME, else after the context, else `cli`.
-    """
-    given = {k: flags[k] for k in ("kubeconfig", "context", "prometheus") if flags.get(k)}
-    if not given:
-        return settings
-    named = next((w.split("=", 1)[1] for w in words if w.startswith("cluster=")), None)
-    name = named or given.get("context") or "cli"
-    try:
-        prometheus = PrometheusConfig(url=given["prometheus"]) if "prometheus" in given else None
-        cluster = ClusterConfig(
-            kubeconfig=Path(given["kubeconfig"]) if "kubeconfig" in given else None,
-            context=given.get("context"),
-            prometheus=prometheus,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"--{'prometheus' if 'url' in e['loc'] else e['loc'][0]}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"bad cluster flags: {problems}") from None
-    if cluster.kubeconfig is not None and not cluster.kubeconfig.expanduser().is_file():
-        raise ConfigError(f"--kubeconfig: no such file {cluster.kubeconfig}")
-    file = settings.file.model_copy(update={"clusters": {name: cluster}})
-    return settings.model_copy(update={"file": file})
+def register(renderers: TerminalRenderers) -> None:
+    renderers.add(PreflightReport, CliRenderer(text=to_text, json=to_json, exit_status=exit_status))

@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from bot.core.settings import Strict
 from commands.preflight.model import PreflightSettings
 from commands.preflight.releases import PROFILES, find_release, known_versions
 
 
-class PreflightConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PreflightConfig(Strict):
     steal_warn_pct: float = Field(default=5.0, ge=0, le=100)
     steal_fail_pct: float = Field(default=10.0, ge=0, le=100)
     headroom_warn_pct: float = Field(

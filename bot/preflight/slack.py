@@ -14,7 +14,7 @@ import logging
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.preflight.render import details, summary
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply, post_with_thread

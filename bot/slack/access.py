@@ -17,7 +17,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app.config import AccessConfig
+from bot.core.settings import AccessConfig
 from commands.core.model import Caller, Role
 
 log = logging.getLogger(__name__)

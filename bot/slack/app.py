@@ -1,14 +1,16 @@
-"""Builds the Bolt app from a runtime; never at import time.
+"""Builds the Bolt app from a runtime and the capabilities' listeners; never at import time.
 
 The Web API client points at `SLACK_API_URL` (Slack's by default; GovSlack or the
 local emulator otherwise) and retries 429s (honouring `Retry-After`), 5xx answers and
-dropped connections with backoff. Listener kinds each have their own `register`.
+dropped connections with backoff. The `/mesh` command and the error handler are
+registered here; each capability brings its own `register` (bot/<capability>/slack.py),
+which the app layer passes in (bot.app.slack).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -18,14 +20,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.app.runtime import Runtime
-from bot.changes import slack as change_actions
-from bot.preflight import slack as preflight_delivery
+from bot.core.runtime import Runtime
 from bot.slack import commands, errors
 from bot.slack.access import AccessPolicy, GroupDirectory
 from bot.slack.delivery import Deliveries
-from bot.timeouts import slack as timeouts_delivery
-from bot.watch import slack as alert_buttons
 
 
 def build_web_client(runtime: Runtime) -> WebClient:
@@ -43,7 +41,12 @@ def build_web_client(runtime: Runtime) -> WebClient:
     )
 
 
-def build_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
+Register = Callable[[App, Runtime, AccessPolicy, Deliveries], None]
+
+
+def new_app(
+    runtime: Runtime, listeners: Sequence[Register], *, client: WebClient | None = None
+) -> App:
     secrets = runtime.settings.secrets
     web = client or build_web_client(runtime)
     signing = secrets.slack_signing_secret
@@ -59,10 +62,8 @@ def build_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
     deliveries = Deliveries()
     errors.register(app)
     commands.register(app, runtime, access, deliveries)
-    change_actions.register(app, runtime, access, deliveries)
-    preflight_delivery.register(app, runtime, access, deliveries)
-    timeouts_delivery.register(app, runtime, access, deliveries)
-    alert_buttons.register(app, runtime, access, deliveries)
+    for register in listeners:
+        register(app, runtime, access, deliveries)
     return app
 
 

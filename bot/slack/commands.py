@@ -12,8 +12,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.app.runtime import Runtime
 from bot.core.dispatch import run_command
+from bot.core.runtime import Runtime
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply
 from bot.slack.errors import guarded

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.slack.posting import post, respond_with, slack_error
 from bot.slack.render import SlackMessage, render
 from commands.core.model import Caller, Result
@@ -42,6 +43,15 @@ Delivery = Callable[[Reply, Result], None]
 def answer(reply: Reply, result: Result) -> None:
     """The default: render and answer through the command's `response_url`."""
     respond_with(reply.respond, render(result))
+
+
+def ephemeral(render_fn: Callable[[Any], SlackMessage]) -> Delivery:
+    """A delivery that answers the caller alone with `render_fn(result)`."""
+
+    def deliver(reply: Reply, result: Result) -> None:
+        respond_with(reply.respond, render_fn(result))
+
+    return deliver
 
 
 def post_with_thread(

@@ -1,5 +1,9 @@
 """Command results → terminal text or JSON, and the exit status that goes with them.
 
+The built-in results (usage errors, help, status…) are rendered here; each capability
+adds how its own result types look with `TerminalRenderers.add` from its
+bot/<capability>/cli.py, the one way to register one.
+
 Exit statuses follow the usual convention for tools run in pipelines: 0 all well,
 1 the command ran and found a problem (something unreachable, a failing check),
 2 usage or config errors and denials (nothing ran).
@@ -33,21 +37,36 @@ class CliRenderer:
     exit_status: Callable[[Any], int]
 
 
-RENDERERS: dict[type[Result], CliRenderer] = {}
+class TerminalRenderers:
+    """The renderers of one CLI run, by result type (the nearest base class wins)."""
 
+    def __init__(self) -> None:
+        self._by_type: dict[type[Result], CliRenderer] = {}
 
-def _renderer(result: Result) -> CliRenderer | None:
-    for kind in type(result).__mro__:
-        found = RENDERERS.get(kind)
-        if found is not None:
-            return found
-    return None
+    def add(self, kind: type[Result], renderer: CliRenderer) -> None:
+        self._by_type[kind] = renderer
+
+    def _find(self, result: Result) -> CliRenderer | None:
+        for kind in type(result).__mro__:
+            found = self._by_type.get(kind)
+            if found is not None:
+                return found
+        return None
+
+    def exit_status(self, result: Result) -> int:
+        custom = self._find(result)
+        return custom.exit_status(result) if custom else exit_status(result)
+
+    def to_json(self, result: Result) -> str:
+        custom = self._find(result)
+        return custom.json(result) if custom else to_json(result)
+
+    def to_text(self, result: Result) -> str:
+        custom = self._find(result)
+        return custom.text(result) if custom else to_text(result)
 
 
 def exit_status(result: Result) -> int:
-    custom = _renderer(result)
-    if custom is not None:
-        return custom.exit_status(result)
     match result:
         case UsageError() | Denied():
             return 2
@@ -59,9 +78,6 @@ def exit_status(result: Result) -> int:
 
 
 def to_json(result: Result) -> str:
-    custom = _renderer(result)
-    if custom is not None:
-        return custom.json(result)
     payload: dict[str, Any] = {"kind": type(result).__name__}
     if isinstance(result, StatusReport):
         payload.update(
@@ -88,9 +104,6 @@ def _plain(value: Any) -> Any:
 
 
 def to_text(result: Result, prefix: str = "meshbot") -> str:
-    custom = _renderer(result)
-    if custom is not None:
-        return custom.text(result)
     match result:
         case UsageError():
             usage = result.usage.replace("/mesh", prefix)

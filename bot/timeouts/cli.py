@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.terminal.render import RENDERERS, CliRenderer
+from bot.terminal.render import CliRenderer, TerminalRenderers
 from commands.timeouts.model import TimeoutAudit
 
 _WIDTH = 110
@@ -56,5 +56,5 @@ def exit_status(report: TimeoutAudit) -> int:
     return 1 if report.has_errors else 0
 
 
-def register_renderer() -> None:
-    RENDERERS[TimeoutAudit] = CliRenderer(text=to_text, json=to_json, exit_status=exit_status)
+def register(renderers: TerminalRenderers) -> None:
+    renderers.add(TimeoutAudit, CliRenderer(text=to_text, json=to_json, exit_status=exit_status))

@@ -19,14 +19,11 @@ tune. A bad duration fails at start with the key and the reason.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from bot.core.settings import Strict
+from commands.timeouts.durations import DurationError, parse_duration
 from commands.timeouts.model import TimeoutsSettings
-from commands.timeouts.rules import DurationError, parse_duration
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _ms(value: str) -> int:
@@ -36,7 +33,7 @@ def _ms(value: str) -> int:
         raise ValueError(str(exc)) from None
 
 
-class MarginConfig(_Strict):
+class MarginConfig(Strict):
     ratio: float = Field(default=0.25, ge=0, le=10)
     min: str = "500ms"
     round_to: str = "100ms"
@@ -48,7 +45,7 @@ class MarginConfig(_Strict):
         return value
 
 
-class TimeoutsConfig(_Strict):
+class TimeoutsConfig(Strict):
     app_timeouts: dict[str, str] = Field(
         default_factory=dict, description="calling service → its app's client timeout"
     )

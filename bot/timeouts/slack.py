@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply, post_with_thread
 from bot.timeouts.render import details, summary

@@ -1,6 +1,6 @@
 """`meshbot watch status` in a terminal: the same lines as in Slack, exit 1 when blind.
 
-Why this exists: the CLI renders by result type (bot.terminal.render.RENDERERS); this adds
+Why this exists: the CLI renders by result type (bot.terminal.render.TerminalRenderers); this adds
 the watchers' status, so an operator on a bastion host sees what on-call sees.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from bot.terminal.render import RENDERERS, CliRenderer
+from bot.terminal.render import CliRenderer, TerminalRenderers
 from bot.watch.render import watch_status_lines
 from commands.watch.commands import WatchStatus
 
@@ -34,5 +34,5 @@ def _exit(result: WatchStatus) -> int:
     return 1 if any(s and s.get("blind") for _, s in result.clusters) else 0
 
 
-def register_renderer() -> None:
-    RENDERERS[WatchStatus] = CliRenderer(text=_text, json=_json, exit_status=_exit)
+def register(renderers: TerminalRenderers) -> None:
+    renderers.add(WatchStatus, CliRenderer(text=_text, json=_json, exit_status=_exit))

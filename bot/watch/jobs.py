@@ -16,14 +16,14 @@ from collections.abc import Callable
 from prometheus_client import Counter
 from slack_sdk import WebClient
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.watch.notify import SlackAlertNotifier
 from bot.watch.scheduler import LeaseKeeper, WatcherScheduler
 from bot.watch.settings import WatchServices
-from commands.changes.recent import PipelineRecentChanges
-from commands.core.ports import MeshedPods, RecentChanges
+from commands.changes.recent import PipelineRecentChanges, RecentChanges
 from commands.watch.commands import WatchPolicy
 from commands.watch.cycle import CyclePorts, WatchCycle
+from commands.watch.ports import MeshedPods
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def _job(cycle: WatchCycle) -> Callable[[], None]:
 
 def start_watchers(runtime: Runtime, client: WebClient) -> WatcherScheduler | None:
     """Start this replica's scheduler (it runs the jobs only while it holds the lease)."""
-    watch: WatchServices = runtime.services.watch
-    if watch is None or not watch.config.enabled:
+    watch = runtime.services.kit(WatchServices)
+    if not watch.config.enabled:
         return None
     policies = watch.policies()
     if not policies:
@@ -106,7 +106,7 @@ def start_watchers(runtime: Runtime, client: WebClient) -> WatcherScheduler | No
     )
 
     def on_skipped(job_id: str) -> None:
-        watch.skipped_cycles += 1
+        watch.counters.skipped_cycles += 1
         skipped.labels(job_id).inc()
 
     scheduler = WatcherScheduler(keeper, jobs, watch.config.cycle_s, on_skipped=on_skipped)

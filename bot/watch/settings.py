@@ -28,20 +28,17 @@ import math
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from commands.watch.commands import LatencyPolicy, StealPolicy, WatchPolicy
+from bot.core.settings import Strict
+from commands.watch.commands import LatencyPolicy, StealPolicy, WatcherCounters, WatchPolicy
 from commands.watch.queries import Baseline
 from commands.watch.rules import RuleSpec
 
 _WINDOW = r"^\d+(ms|s|m|h|d)$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LatencyRuleConfig(_Strict):
+class LatencyRuleConfig(Strict):
     enabled: bool = True
     default_ms: float | None = Field(default=500.0, gt=0)
     services: dict[str, float] = Field(
@@ -64,7 +61,7 @@ class LatencyRuleConfig(_Strict):
         return self
 
 
-class StealRuleConfig(_Strict):
+class StealRuleConfig(Strict):
     enabled: bool = True
     warn_pct: float = Field(default=10.0, gt=0, le=100)
     critical_pct: float = Field(default=20.0, gt=0, le=100)
@@ -84,13 +81,13 @@ class StealRuleConfig(_Strict):
         return self
 
 
-class ClusterWatchConfig(_Strict):
+class ClusterWatchConfig(Strict):
     enabled: bool = True
     latency: LatencyRuleConfig | None = None
     steal: StealRuleConfig | None = None
 
 
-class WatchersConfig(_Strict):
+class WatchersConfig(Strict):
     enabled: bool = True
     cycle_s: float = Field(default=30.0, gt=0, le=3600)
     lease_ttl_s: float = Field(default=15.0, ge=1, le=600)
@@ -156,12 +153,12 @@ def steal_policy(config: StealRuleConfig, cycle_s: float) -> StealPolicy:
 
 
 class WatchServices:
-    """`Services.watch`: the watcher settings of a runtime, and counters the status shows."""
+    """The watchers' kit in `Services`: their settings, and the counters `watch status` shows."""
 
     def __init__(self, config: WatchersConfig, oncall: Mapping[str, str | None]) -> None:
         self.config = config
         self.oncall = dict(oncall)
-        self.skipped_cycles = 0
+        self.counters = WatcherCounters()
 
     def policies(self) -> dict[str, WatchPolicy]:
         """One policy per cluster that has an on-call channel and is not disabled."""

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.slack import posting
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply
@@ -37,6 +37,7 @@ from bot.watch.render import (
     note,
     render_watch_status,
 )
+from bot.watch.settings import WatchServices
 from commands.changes.recent import PipelineRecentChanges
 from commands.core.errors import PortError
 from commands.core.model import Result, Role
@@ -87,7 +88,7 @@ class AlertActions:
             message = group_message(group, self.alerts.members(group), self._now)
             posting.update(client, group.channel, group.ts, message)
             return
-        runbooks = self.runtime.services.watch.config.runbooks
+        runbooks = self.runtime.services.kit(WatchServices).config.runbooks
         message = render_alert(alert, self._now, runbooks, self.changes is not None)
         posting.update(client, alert.channel, alert.ts, message)
 

@@ -8,6 +8,7 @@ at the registry; the pipeline then applies the change's own policy on top.
 
 from __future__ import annotations
 
+from commands.changes.hooks import ChangesKit
 from commands.changes.machine import is_change_id
 from commands.changes.model import ChangeView
 from commands.changes.pipeline import Pipeline
@@ -83,12 +84,14 @@ def register(registry: Registry) -> None:
                 "change",
                 "Show one change: diff, gates, risks, approvals and its timeline",
                 _show,
+                needs=(ChangesKit,),
                 positionals=(ID,),
             ),
             CommandSpec(
                 "history",
                 "List recent changes, newest first",
                 _history,
+                needs=(ChangesKit,),
                 options=(
                     CLUSTER,
                     Param("limit", "how many (1-200)", default=20, convert=_limit, placeholder="N"),
@@ -98,6 +101,7 @@ def register(registry: Registry) -> None:
                 "change approve",
                 "Approve a proposed change (the last approval needed applies it)",
                 _approve,
+                needs=(ChangesKit,),
                 role=Role.APPROVER,
                 positionals=(ID,),
                 options=(
@@ -113,6 +117,7 @@ def register(registry: Registry) -> None:
                 "change reject",
                 "Reject a proposed change (approvers, or its requester to withdraw it)",
                 _reject,
+                needs=(ChangesKit,),
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
@@ -121,6 +126,7 @@ def register(registry: Registry) -> None:
                 "change rollback",
                 "Restore the objects an applied change wrote, exactly as they were",
                 _rollback,
+                needs=(ChangesKit,),
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),

@@ -9,10 +9,9 @@ in `Services.changes` (a `ChangesKit`) next to the pipeline's settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from commands.changes.machine import PolicyRule
 from commands.changes.model import ApprovalPolicy, Change
@@ -99,16 +98,7 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class ChangesKit:
-    """What `Services.changes` holds: settings, hooks and per-capability settings."""
+    """The change pipeline's kit in `Services`: its settings and this runtime's hooks."""
 
     settings: PipelineSettings = field(default_factory=PipelineSettings)
     hooks: ChangeHooks = field(default_factory=ChangeHooks)
-    capabilities: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, services: Services) -> ChangesKit:
-        kit = services.changes
-        return kit if isinstance(kit, ChangesKit) else cls()
-
-    def capability(self, name: str, default: Any) -> Any:
-        return self.capabilities.get(name, default)

@@ -79,7 +79,7 @@ class Pipeline:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.kit = ChangesKit.of(services)
+        self.kit = services.kit(ChangesKit)
         self.store = services.store
         self.clock = services.clock
 

@@ -1,4 +1,4 @@
-"""The change pipeline as the watchers see it (`commands.core.ports.RecentChanges`).
+"""The change pipeline as the watchers see it: `RecentChanges` and its implementation.
 
 An alert about a service or namespace should name the meshbot changes that recently
 touched it and offer to roll them back. This adapter answers that from the pipeline's
@@ -9,12 +9,55 @@ an alert gets the same drift check, policy and audit as one on the proposal.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from commands.changes.machine import ROLLBACK_FROM
 from commands.changes.model import ActionOutcome, Change, ChangeState
 from commands.changes.pipeline import Pipeline
 from commands.core.model import Caller, Role
-from commands.core.ports import ChangeRef, ChangeTarget, RollbackOutcome, Services
+from commands.core.ports import Services
+
+
+@dataclass(frozen=True)
+class ChangeTarget:
+    """What an alert is about, to find the meshbot changes that touched it."""
+
+    service: str | None = None
+    namespace: str | None = None
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeRef:
+    """A meshbot change that is a likely cause: "mTLS STRICT on payments, by @alice"."""
+
+    id: str
+    summary: str
+    applied_at: float
+    by: str
+    can_roll_back: bool = True
+
+
+@dataclass(frozen=True)
+class RollbackOutcome:
+    """What starting a rollback did, said plainly (shown in the alert's thread)."""
+
+    started: bool
+    message: str
+
+
+class RecentChanges(Protocol):
+    """The change pipeline, as the watchers see it: recent changes, and their rollback."""
+
+    def recent_changes_touching(
+        self, cluster: str, target: ChangeTarget, within_s: float
+    ) -> Sequence[ChangeRef]:
+        """Newest first; only changes that were applied (and not yet rolled back)."""
+        ...
+
+    def rollback(self, change_id: str, user: str) -> RollbackOutcome: ...
+
 
 RoleOf = Callable[[str], Role | None]
 

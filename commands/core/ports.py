@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from commands.preflight.model import (
-    AccessQuery,
-    ControlPlane,
-    NamespaceInfo,
-    NodeInfo,
-    PodInfo,
-    ServiceInfo,
-)
-from commands.timeouts.model import AppTimeoutSource, ServiceRecord
+from commands.core.wiring import Kits
 
 JSON = Any
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -104,37 +97,6 @@ class Lease(Protocol):
     def release(self, name: str, holder: str) -> bool: ...
 
 
-class ClusterInventory(Protocol):
-    """Cluster reads the preflight checks need (nodes, pods, namespaces, …).
-
-    Lists are whole (the adapter pages through them) and come back as small records
-    (commands.preflight.model). A 403 raises InventoryForbidden, so the one check that
-    needed the list says unknown and the others still run.
-    """
-
-    def list_nodes(self) -> Sequence[NodeInfo]: ...
-
-    def list_pods(self) -> Sequence[PodInfo]:
-        """Pods that hold resources (not Succeeded/Failed), in every namespace."""
-        ...
-
-    def list_namespaces(self) -> Sequence[NamespaceInfo]: ...
-
-    def list_services(self) -> Sequence[ServiceInfo]: ...
-
-    def review_access(self, queries: Sequence[AccessQuery]) -> Sequence[bool]:
-        """SelfSubjectAccessReview of each query, in order: may our credentials do it?"""
-        ...
-
-    def istio_control_plane(self) -> ControlPlane:
-        """Installed istiod revisions (any namespace) and Istio's injection webhooks."""
-        ...
-
-    def crd_served_versions(self, names: Sequence[str]) -> Mapping[str, Sequence[str]]:
-        """Served versions of each named CRD that exists; absent CRDs are left out."""
-        ...
-
-
 class ClusterObjects(Protocol):
     """Generic object reads and guarded writes for the change pipeline.
 
@@ -178,8 +140,14 @@ class ClusterObjects(Protocol):
     ) -> None: ...
 
 
-class Cluster(ClusterInventory, ClusterObjects, Protocol):
-    """One Kubernetes cluster, by its configured name."""
+class Cluster(ClusterObjects, Protocol):
+    """One Kubernetes cluster, by its configured name.
+
+    Capabilities that need more than generic objects declare their own protocol
+    (commands.preflight.ports.ClusterInventory, commands.timeouts.ports.VirtualServices,
+    commands.watch.ports.MeshedPods); the registry checks at start that every
+    configured cluster provides them.
+    """
 
     name: str
 
@@ -224,81 +192,9 @@ class Services:
     watcher_lease: str = "watchers"
     # Slack channels allowed to run commands per cluster; a cluster not listed: any channel.
     cluster_channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Per-capability settings and ports, built by bot.app.runtime from the config file.
-    preflight: Any = None
-    changes: Any = None
-    watch: Any = None
-    timeouts: Any = None
+    # Per-capability settings and ports, by type (commands.core.wiring).
+    kits: Kits = field(default_factory=Kits)
 
-
-# ---- Watchers (issue 7): what an alert needs from other capabilities -------------------
-
-
-@dataclass(frozen=True)
-class ChangeTarget:
-    """What an alert is about, to find the meshbot changes that touched it."""
-
-    service: str | None = None
-    namespace: str | None = None
-    node: str | None = None
-
-
-@dataclass(frozen=True)
-class ChangeRef:
-    """A meshbot change that is a likely cause: "mTLS STRICT on payments, by @alice"."""
-
-    id: str
-    summary: str
-    applied_at: float
-    by: str
-    can_roll_back: bool = True
-
-
-@dataclass(frozen=True)
-class RollbackOutcome:
-    """What starting a rollback did, said plainly (shown in the alert's thread)."""
-
-    started: bool
-    message: str
-
-
-class RecentChanges(Protocol):
-    """The change pipeline, as the watchers see it: recent changes, and their rollback."""
-
-    def recent_changes_touching(
-        self, cluster: str, target: ChangeTarget, within_s: float
-    ) -> Sequence[ChangeRef]:
-        """Newest first; only changes that were applied (and not yet rolled back)."""
-        ...
-
-    def rollback(self, change_id: str, user: str) -> RollbackOutcome: ...
-
-
-class MeshedPods(Protocol):
-    """The pods with an istio-proxy container on one node (`namespace/name`)."""
-
-    def meshed_pods_on_node(self, node: str) -> Sequence[str]: ...
-
-
-# ---- Timeouts (issue 6): VirtualServices and the apps' own timeouts --------------------
-
-
-class VirtualServices(Protocol):
-    """VirtualServices in whichever networking.istio.io version the cluster serves, and
-    the workloads' `meshbot.io/app-timeout` annotations (with the Services that select
-    them, to know which service an annotated workload is)."""
-
-    def virtual_service_api_version(self) -> str | None:
-        """`networking.istio.io/v1` (else v1beta1, v1alpha3); None when none is served."""
-        ...
-
-    def list_virtual_services(self, namespace: str | None = None) -> Sequence[JSON]: ...
-
-    def app_timeout_annotations(
-        self, annotation: str, namespace: str | None = None
-    ) -> Sequence[AppTimeoutSource]:
-        """Deployments, StatefulSets and pods carrying `annotation` (pods only when no
-        owner carries it), with their pod labels."""
-        ...
-
-    def service_records(self, namespace: str | None = None) -> Sequence[ServiceRecord]: ...
+    def kit(self, kind: type[T]) -> T:
+        """This runtime's `kind` (e.g. PreflightSettings); MissingWiring when absent."""
+        return self.kits.get(kind)

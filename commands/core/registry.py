@@ -16,6 +16,7 @@ from commands.core.errors import PortError
 from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
 from commands.core.parsing import ParsedText, parse
 from commands.core.ports import Services
+from commands.core.wiring import MissingWiring
 
 Converter = Callable[[str], Any]
 
@@ -81,6 +82,10 @@ class CommandSpec:
     positionals: tuple[Param, ...] = ()
     options: tuple[Param, ...] = ()
     details: str = ""
+    # What the command takes from the runtime: kits by type (Services.kit) and the
+    # protocols every cluster adapter must provide. Checked when the runtime is built.
+    needs: tuple[type, ...] = ()
+    cluster_needs: tuple[type, ...] = ()
 
     @property
     def usage(self) -> str:
@@ -148,6 +153,24 @@ class Registry:
         if isinstance(args, UsageError):
             return UsageError(args.problem, usage=self.usage_of(spec), command=spec.name)
         return spec, args
+
+    def check_wiring(self, services: Services) -> None:
+        """Raise MissingWiring naming every kit or cluster protocol a command lacks."""
+        problems: list[str] = []
+        for spec in self.specs():
+            problems += [
+                f"`{spec.name}` needs {kind.__name__}"
+                for kind in spec.needs
+                if not services.kits.has(kind)
+            ]
+            problems += [
+                f"`{spec.name}` needs cluster {name} to provide {kind.__name__}"
+                for kind in spec.cluster_needs
+                for name, cluster in sorted(services.clusters.items())
+                if not isinstance(cluster, kind)
+            ]
+        if problems:
+            raise MissingWiring("; ".join(sorted(set(problems))))
 
     def dispatch(self, text: str, caller: Caller, services: Services) -> Result:
         prepared = self.prepare(text, caller)

@@ -58,8 +58,7 @@ PLAINTEXT_EPSILON = 0.5  # increase() extrapolates; under half a request is no r
 
 
 def mtls_settings(services: Services) -> MtlsSettings:
-    found = ChangesKit.of(services).capability("mtls", MtlsSettings())
-    return found if isinstance(found, MtlsSettings) else MtlsSettings()
+    return services.kit(MtlsSettings)
 
 
 @dataclass(frozen=True)
@@ -442,12 +441,14 @@ def register(registry: Registry) -> None:
                 "mtls status",
                 "Per namespace: effective mTLS mode, sidecar coverage, plaintext traffic, verdict",
                 _status,
+                needs=(ChangesKit, MtlsSettings),
                 options=(Param("namespace", "a namespace, or all", placeholder="NS|all"), CLUSTER),
             ),
             CommandSpec(
                 "mtls strict",
                 "Propose STRICT mTLS for a namespace (or `mesh`), gated on live traffic",
                 _strict,
+                needs=(ChangesKit, MtlsSettings),
                 role=Role.OPERATOR,
                 positionals=(SCOPE,),
                 options=(NAMESPACE_OPT, CLUSTER),
@@ -458,6 +459,7 @@ def register(registry: Registry) -> None:
                 "mtls permissive",
                 "Propose PERMISSIVE mTLS for a namespace (or `mesh`): the way back",
                 _permissive,
+                needs=(ChangesKit, MtlsSettings),
                 role=Role.OPERATOR,
                 positionals=(SCOPE,),
                 options=(NAMESPACE_OPT, CLUSTER),

@@ -39,6 +39,7 @@ from commands.preflight.model import (
     PreflightSettings,
     Subject,
 )
+from commands.preflight.ports import ClusterInventory, inventory_of
 from commands.preflight.queries import NodeMetrics, fetch
 from commands.preflight.releases import PROFILES, find_release, known_versions
 from commands.preflight.sizing import recommend
@@ -62,8 +63,7 @@ def _read(read: Callable[[], T]) -> Fetched[T]:
 
 
 def settings_of(services: Services) -> PreflightSettings:
-    found = services.preflight
-    return found if isinstance(found, PreflightSettings) else PreflightSettings()
+    return services.kit(PreflightSettings)
 
 
 def _run(ctx: Context, args: Args) -> Result:
@@ -92,6 +92,7 @@ def run_preflight(
     release = find_release(istio)
     assert release is not None
     cluster: Cluster = services.clusters[cluster_name]
+    inventory = inventory_of(cluster)
     now = services.clock.now()
     try:
         server = cluster.server_version()
@@ -100,13 +101,13 @@ def run_preflight(
     except ClusterUnavailable as exc:
         return Failure(f"preflight of {cluster_name} stopped: {exc}")
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="preflight") as pool:
-        f_nodes = pool.submit(_read, cluster.list_nodes)
-        f_pods = pool.submit(_read, cluster.list_pods)
-        f_ns = pool.submit(_read, cluster.list_namespaces)
-        f_svc = pool.submit(_read, cluster.list_services)
-        f_access = pool.submit(_read, lambda: cluster.review_access(PERMISSIONS))
-        f_plane = pool.submit(_read, cluster.istio_control_plane)
-        f_crds = pool.submit(_read, lambda: cluster.crd_served_versions(GATEWAY_CRDS))
+        f_nodes = pool.submit(_read, inventory.list_nodes)
+        f_pods = pool.submit(_read, inventory.list_pods)
+        f_ns = pool.submit(_read, inventory.list_namespaces)
+        f_svc = pool.submit(_read, inventory.list_services)
+        f_access = pool.submit(_read, lambda: inventory.review_access(PERMISSIONS))
+        f_plane = pool.submit(_read, inventory.istio_control_plane)
+        f_crds = pool.submit(_read, lambda: inventory.crd_served_versions(GATEWAY_CRDS))
         f_metrics = pool.submit(fetch, services.metrics.get(cluster_name), settings, now)
         try:
             nodes, pods, nss, svcs = (
@@ -281,6 +282,8 @@ def register(registry: Registry) -> None:
             "preflight",
             "Check a cluster's nodes and workloads before installing Istio, with sizing advice",
             _run,
+            needs=(PreflightSettings,),
+            cluster_needs=(ClusterInventory,),
             role=Role.VIEWER,
             options=(
                 Param("cluster", "a configured cluster", placeholder="NAME"),

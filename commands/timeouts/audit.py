@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from commands.core.errors import ClusterUnavailable, MetricsUnavailable
-from commands.core.ports import JSON, Services, VirtualServices
+from commands.core.errors import MetricsUnavailable
+from commands.core.ports import JSON, Services
+from commands.core.wiring import MissingWiring
 from commands.timeouts.call_graph import amplification_findings
+from commands.timeouts.durations import DurationError, parse_duration
 from commands.timeouts.model import (
     AppTimeout,
     Edge,
@@ -27,23 +29,23 @@ from commands.timeouts.model import (
     TimeoutAudit,
     TimeoutsSettings,
 )
+from commands.timeouts.ports import VirtualServices
 from commands.timeouts.queries import edges_query, p99_query, parse_by_host, parse_edges
 from commands.timeouts.routes import routes_of
-from commands.timeouts.rules import DestinationFacts, DurationError, check_route, parse_duration
+from commands.timeouts.rules import DestinationFacts, check_route
 
 FINDINGS_KEY = "timeouts:findings"
 
 
 def settings_of(services: Services) -> TimeoutsSettings:
-    found = services.timeouts
-    return found if isinstance(found, TimeoutsSettings) else TimeoutsSettings()
+    return services.kit(TimeoutsSettings)
 
 
 def vs_port(services: Services, cluster: str) -> VirtualServices:
-    port: Any = services.clusters[cluster]
-    if not hasattr(port, "list_virtual_services"):
-        raise ClusterUnavailable(f"cluster {cluster}: this adapter cannot read VirtualServices")
-    return cast(VirtualServices, port)
+    port = services.clusters[cluster]
+    if not isinstance(port, VirtualServices):
+        raise MissingWiring(f"cluster {cluster}: this adapter cannot read VirtualServices")
+    return port
 
 
 @dataclass(frozen=True)

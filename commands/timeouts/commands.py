@@ -18,22 +18,28 @@ from commands.changes.model import Risk
 from commands.changes.pipeline import Pipeline
 from commands.core.clusters import pick_cluster
 from commands.core.model import Denied, Failure, Result, Role, UsageError
-from commands.core.ports import Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.timeouts.audit import Facts, audit, gather, recall, remember, settings_of
 from commands.timeouts.call_graph import short
-from commands.timeouts.fix import KIND, Refused, build_objects, find_route, proposal, resolve_host
-from commands.timeouts.model import DEFAULT_ATTEMPTS, Finding, Route, RouteEdit, RouteRef
-from commands.timeouts.routes import route_with
-from commands.timeouts.rules import (
+from commands.timeouts.durations import (
     DURATION_HELP,
     DurationError,
     format_duration,
     parse_duration,
     parse_retry_on,
-    violations,
 )
-from commands.timeouts.verify import TimeoutsBakeVerifier
+from commands.timeouts.fix import Refused, build_objects, find_route, proposal, resolve_host
+from commands.timeouts.model import (
+    DEFAULT_ATTEMPTS,
+    Finding,
+    Route,
+    RouteEdit,
+    RouteRef,
+    TimeoutsSettings,
+)
+from commands.timeouts.ports import VirtualServices
+from commands.timeouts.routes import route_with
+from commands.timeouts.rules import violations
 
 CLUSTER = Param("cluster", "the cluster (default: the only configured one)", placeholder="NAME")
 
@@ -251,6 +257,8 @@ def register(registry: Registry) -> None:
                 name="timeouts audit",
                 summary="find VirtualService timeouts and retries that fight the application",
                 handler=_audit,
+                needs=(ChangesKit, TimeoutsSettings),
+                cluster_needs=(VirtualServices,),
                 role=Role.VIEWER,
                 positionals=(Param("scope", "`all` namespaces (the default)", choices=("all",)),),
                 options=(Param("namespace", "only this namespace", placeholder="NS"), CLUSTER),
@@ -266,6 +274,8 @@ def register(registry: Registry) -> None:
                 name="timeouts set",
                 summary="propose timeout/retries for a service's route (through approval)",
                 handler=_set,
+                needs=(ChangesKit, TimeoutsSettings),
+                cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
                 options=(
                     Param(
@@ -295,6 +305,8 @@ def register(registry: Registry) -> None:
                 name="timeouts fix",
                 summary="propose the suggested fix of an audit finding",
                 handler=_fix,
+                needs=(ChangesKit, TimeoutsSettings),
+                cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
                 positionals=(
                     Param(
@@ -311,10 +323,3 @@ def register(registry: Registry) -> None:
 
 
 __all__ = ["format_duration", "register"]
-
-
-def register_hooks(services: Services) -> None:
-    """Register the bake-window verifier for `timeouts` changes on this runtime's pipeline."""
-    kit = services.changes
-    if isinstance(kit, ChangesKit):
-        kit.hooks.register_verifier(KIND, TimeoutsBakeVerifier(settings_of(services)))

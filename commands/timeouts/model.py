@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from commands.core.model import Result
+from commands.timeouts.durations import format_duration
 
 JSON = Any
 DEFAULT_ATTEMPTS = 2  # Istio's outbound default: 2 retries when a route sets no policy
@@ -142,8 +143,6 @@ class RouteEdit:
     seen: JSON = None  # the route as the audit saw it; `fix` refuses if it moved since
 
     def describe(self) -> str:
-        from commands.timeouts.rules import format_duration
-
         parts = []
         if self.timeout_ms is not None:
             parts.append(f"timeout={format_duration(self.timeout_ms)}")

@@ -13,8 +13,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from commands.timeouts.durations import DurationError, format_duration, parse_duration
 from commands.timeouts.model import RetrySpec, Route, RouteEdit, RouteRef
-from commands.timeouts.rules import DurationError, format_duration, parse_duration
 
 JSON = Any
 CLUSTER_DOMAIN = "svc.cluster.local"

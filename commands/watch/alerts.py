@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from commands.core.ports import ChangeRef
+from commands.changes.recent import ChangeRef
 from commands.watch.rules import Decision, RuleState, Severity, Status
 
 

@@ -71,6 +71,13 @@ class WatchPolicy:
     blind_cycles: int = 2  # empty or failed cycles in a row before "watcher blind"
 
 
+@dataclass
+class WatcherCounters:
+    """What the edge counts about this replica's watcher cycles, for `watch status`."""
+
+    skipped_cycles: int = 0
+
+
 @dataclass(frozen=True)
 class WatchStatus(Result):
     """What the watchers of each cluster last saw, and who runs them."""
@@ -93,7 +100,7 @@ def _status(ctx: Context, args: Args) -> Result:
         summaries = tuple((n, services.store.get(SUMMARY_KEY, cluster=n)) for n in names)
     except PortError as exc:
         return Failure(f"Cannot read the watchers' state: {exc}")
-    skipped = getattr(services.watch, "skipped_cycles", None)
+    skipped = services.kit(WatcherCounters).skipped_cycles
     return WatchStatus(holder, services.replica_id, summaries, skipped)
 
 
@@ -103,6 +110,7 @@ def register(registry: Registry) -> None:
             "watch status",
             "Show what the watchers last saw: lease holder, blind clusters, open alerts, holds",
             _status,
+            needs=(WatcherCounters,),
             role=Role.VIEWER,
             positionals=(Param("cluster", "a configured cluster"),),
             details=(

@@ -26,16 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from commands.changes.recent import ChangeRef, ChangeTarget, RecentChanges
 from commands.core.errors import MetricsUnavailable, PortError
-from commands.core.ports import (
-    ChangeRef,
-    ChangeTarget,
-    Clock,
-    MeshedPods,
-    Metrics,
-    RecentChanges,
-    Store,
-)
+from commands.core.ports import Clock, Metrics, Store
 from commands.watch.alerts import (
     BLIND_RULE,
     Alert,
@@ -51,6 +44,7 @@ from commands.watch.alerts import (
     new_alert,
 )
 from commands.watch.commands import INDEX_KEY, SUMMARY_KEY, WatchPolicy
+from commands.watch.ports import MeshedPods
 from commands.watch.queries import latency_query, parse_latency, parse_steal, steal_query
 from commands.watch.rules import (
     Reading,

@@ -31,8 +31,8 @@ from slack_sdk import WebClient
 from bot.app.config import load_settings
 from bot.app.health import BackgroundServer
 from bot.app.runtime import build_runtime
+from bot.app.slack import build_app
 from bot.sandbox.slack import SlackEmulator, sign, slash_command_body
-from bot.slack.app import build_app
 from bot.slack.serve import slack_wsgi
 
 SECRET = "bench-signing-secret"

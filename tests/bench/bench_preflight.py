@@ -49,10 +49,11 @@ class CountingMetrics:
 
 def child_fast(kubeconfig: str, prom_url: str | None) -> dict[str, Any]:
     from bot.adapters.kube import KubeCluster
-    from bot.app.runtime import SystemClock
+    from bot.core.runtime import SystemClock
     from commands.core.model import Caller, Role
     from commands.core.ports import Services
     from commands.core.registry import Registry
+    from commands.core.wiring import Kits
     from commands.preflight.commands import register
     from commands.preflight.model import PreflightReport, PreflightSettings
 
@@ -66,7 +67,7 @@ def child_fast(kubeconfig: str, prom_url: str | None) -> dict[str, Any]:
         clock=SystemClock(),
         version="bench",
         replica_id="bench",
-        preflight=PreflightSettings(),
+        kits=Kits([PreflightSettings()]),
     )
     registry = Registry()
     register(registry)

@@ -35,7 +35,7 @@ def test_health_readiness_and_metrics(http_bot: RunningBot) -> None:
 
 def test_readiness_fails_when_redis_is_down(http_bot_factory, meshbot_settings_factory) -> None:
     bot = http_bot_factory(meshbot_settings_factory("redis://127.0.0.1:1/0"))
-    server = BackgroundServer(health_app(bot.app.runtime, lambda: True), "127.0.0.1", 0).start()
+    server = BackgroundServer(health_app(bot.runtime, lambda: True), "127.0.0.1", 0).start()
     try:
         ready = httpx.get(f"{server.url}/readyz")
         assert ready.status_code == 503

@@ -164,7 +164,7 @@ class Proposed:
 
 
 def audit(bot: RunningBot, change_id: str) -> list[tuple[str, str, str]]:
-    entries = bot.app.runtime.store.read_audit("prod", count=1000)
+    entries = bot.runtime.store.read_audit("prod", count=1000)
     return [
         (e.fields["event"], e.fields["actor"], e.fields["result"])
         for e in entries

@@ -20,6 +20,7 @@ from bot.sandbox.prometheus_runner import PrometheusProcess, start_backfilled
 from commands.core.model import Caller, Failure, Role
 from commands.core.ports import Services
 from commands.core.registry import Registry
+from commands.core.wiring import Kits
 from commands.preflight.commands import register
 from commands.preflight.model import PreflightReport, PreflightSettings, Status
 from tests.fixtures.prometheus import require_prometheus
@@ -111,7 +112,7 @@ def services_for(
         clock=clock,
         version="test",
         replica_id="r",
-        preflight=PreflightSettings(),
+        kits=Kits([PreflightSettings()]),
     )
     return services, cluster, metrics
 

@@ -22,7 +22,7 @@ def section_texts(body: dict[str, object]) -> str:
 
 
 def commands_counted(bot: RunningBot, command: str, outcome: str) -> float:
-    value = bot.app.runtime.telemetry.registry.get_sample_value(
+    value = bot.runtime.telemetry.registry.get_sample_value(
         "meshbot_commands_total", {"command": command, "outcome": outcome}
     )
     return value or 0.0

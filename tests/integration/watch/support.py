@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app.config import Settings
-from bot.app.runtime import Runtime
+from bot.core.runtime import Runtime
 from bot.sandbox.slack import Message, SlackEmulator
 from bot.slack.app import build_web_client
 from bot.watch.jobs import start_watchers
@@ -58,7 +58,7 @@ def start(runtime: Runtime) -> WatcherScheduler:
 @contextmanager
 def watching(bot: RunningBot) -> Iterator[WatcherScheduler]:
     """The bot's watchers running for the `with` block, stopped however it ends."""
-    scheduler = start(bot.app.runtime)
+    scheduler = start(bot.runtime)
     try:
         yield scheduler
     finally:

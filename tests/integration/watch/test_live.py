@@ -87,7 +87,7 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
     bot = configured_http_bot(watch_yaml(prometheus.url, kubeconfig=kubeconfig))
     with watching(bot):
         prometheus.wait_scraped_for(10)
-        store = bot.app.runtime.services.store
+        store = bot.runtime.services.store
         wait_until(lambda: (store.get(SUMMARY_KEY, cluster="prod") or {}).get("evaluated"))
         assert top_level(slack_emulator) == []  # healthy: nothing said
         slack_emulator.rate_limit("chat.postMessage", count=1, retry_after=1)
@@ -159,7 +159,7 @@ def test_low_traffic_holds_and_status_says_so(
     bot = configured_http_bot(watch_yaml(prometheus.url, steal="{enabled: false}"))
     with watching(bot):
         prometheus.wait_scraped_for(10)
-        store = bot.app.runtime.services.store
+        store = bot.runtime.services.store
         summary = wait_until(
             lambda: (s := store.get(SUMMARY_KEY, cluster="prod")) and s.get("holds") and s,
             what="a hold",

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.app.config import Settings
-from bot.app.runtime import Runtime, build_runtime
+from bot.app.runtime import build_runtime
+from bot.core.runtime import Runtime
 from bot.sandbox.slack import SlackEmulator
 from bot.watch.scheduler import WatcherScheduler
 from tests.fixtures.prometheus import LivePrometheus

@@ -14,6 +14,7 @@ from commands.changes.hooks import ChangeEvent, ChangeHooks, ChangesKit, Pipelin
 from commands.changes.model import ObjectConflict, ObjectInvalid, ObjectMissing, ObjectRef
 from commands.core.errors import ClusterUnavailable, MetricsUnavailable
 from commands.core.ports import Sample, Services
+from commands.core.wiring import Kits
 from tests.unit.fakes import MemoryStore
 
 Key = tuple[str, str, str, str]  # group, plural, namespace, name
@@ -198,15 +199,11 @@ def change_services(
     clock: MovingClock | None = None,
     settings: PipelineSettings | None = None,
     hooks: ChangeHooks | None = None,
-    capabilities: dict[str, Any] | None = None,
+    kits: Sequence[object] = (),
 ) -> Services:
     cluster = cluster or ObjectCluster()
     memory = store or MemoryStore()
-    kit = ChangesKit(
-        settings=settings or PipelineSettings(),
-        hooks=hooks or ChangeHooks(),
-        capabilities=capabilities or {},
-    )
+    kit = ChangesKit(settings=settings or PipelineSettings(), hooks=hooks or ChangeHooks())
     return Services(
         store=memory,
         lease=memory,
@@ -215,5 +212,5 @@ def change_services(
         clock=clock or MovingClock(),
         version="0.1.0",
         replica_id="replica-1",
-        changes=kit,
+        kits=Kits([kit, *kits]),
     )

@@ -479,8 +479,7 @@ def test_history_lists_newest_first(cluster, clock, notifier) -> None:
 def test_watchers_see_recent_applied_changes_and_can_roll_them_back(
     cluster, clock, notifier
 ) -> None:
-    from commands.changes.recent import PipelineRecentChanges
-    from commands.core.ports import ChangeTarget
+    from commands.changes.recent import ChangeTarget, PipelineRecentChanges
 
     p = make(cluster, clock, notifier)
     change = propose(p)

@@ -102,6 +102,10 @@ def traffic(plaintext: float = 0.0, total: float = 5000.0) -> ScriptedMetrics:
     return m
 
 
+def mtls_services(*args: Any, **kwargs: Any) -> Services:
+    return change_services(*args, kits=(MtlsSettings(),), **kwargs)
+
+
 def run(services: Services, text: str, caller: Caller = ALICE) -> Any:
     registry = Registry()
     mtls.register(registry)
@@ -128,7 +132,7 @@ def test_conflicting_namespace_policies_are_named_not_guessed() -> None:
 
 
 def test_status_says_ready_only_with_sidecars_no_plaintext_and_enough_traffic() -> None:
-    services = change_services(shop_cluster(), metrics=traffic())
+    services = mtls_services(shop_cluster(), metrics=traffic())
     status = run(services, "mtls status")
     assert isinstance(status, MtlsStatus)
     by_ns = {r.namespace: r for r in status.namespaces}
@@ -140,7 +144,7 @@ def test_status_says_ready_only_with_sidecars_no_plaintext_and_enough_traffic() 
 
 
 def test_plaintext_blocks_and_names_the_edge() -> None:
-    services = change_services(shop_cluster(), metrics=traffic(plaintext=420))
+    services = mtls_services(shop_cluster(), metrics=traffic(plaintext=420))
     status = run(services, "mtls status namespace=shop")
     gate = {g.name: g for g in status.namespaces[0].gates}["plaintext"]
     assert gate.status is GateStatus.FAIL
@@ -150,7 +154,7 @@ def test_plaintext_blocks_and_names_the_edge() -> None:
 
 
 def test_too_little_traffic_is_not_enough_to_judge_never_ready() -> None:
-    services = change_services(shop_cluster(), metrics=traffic(total=12))
+    services = mtls_services(shop_cluster(), metrics=traffic(total=12))
     report = run(services, "mtls status namespace=shop").namespaces[0]
     gate = {g.name: g for g in report.gates}["plaintext"]
     assert gate.status is GateStatus.UNKNOWN
@@ -162,21 +166,21 @@ def test_prometheus_down_makes_the_plaintext_gate_unknown() -> None:
     metrics = traffic()
     metrics.down = True
     report = run(
-        change_services(shop_cluster(), metrics=metrics), "mtls status namespace=shop"
+        mtls_services(shop_cluster(), metrics=metrics), "mtls status namespace=shop"
     ).namespaces[0]
     gate = {g.name: g for g in report.gates}["plaintext"]
     assert gate.status is GateStatus.UNKNOWN and "cannot read Prometheus" in gate.detail
 
 
 def test_unknown_namespace_is_a_usage_error() -> None:
-    result = run(change_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=nope")
+    result = run(mtls_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=nope")
     assert isinstance(result, UsageError)
     assert result.problem == "namespace `nope` does not exist in cluster prod"
 
 
 def test_strict_proposes_a_namespace_policy_with_passing_gates() -> None:
     cluster = shop_cluster()
-    result = run(change_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
+    result = run(mtls_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
     assert isinstance(result, ChangeProposed)
     change = result.change
     assert change.kind == "mtls-strict" and change.state is ChangeState.PROPOSED
@@ -188,14 +192,12 @@ def test_strict_proposes_a_namespace_policy_with_passing_gates() -> None:
 def test_strict_uses_v1beta1_where_v1_is_not_served() -> None:
     cluster = shop_cluster()
     cluster.served["security.istio.io"] = ("v1beta1",)
-    result = run(change_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
+    result = run(mtls_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
     assert result.change.objects[0].ref.api_version == "security.istio.io/v1beta1"
 
 
 def test_strict_with_failed_gates_is_proposed_blocked() -> None:
-    result = run(
-        change_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=payments"
-    )
+    result = run(mtls_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=payments")
     assert isinstance(result, ChangeProposed) and result.change.blocked
 
 
@@ -203,7 +205,7 @@ def test_strict_refuses_conflicting_policies_and_says_which() -> None:
     cluster = shop_cluster()
     cluster.add(pa("shop", "a", "PERMISSIVE"), "peerauthentications")
     cluster.add(pa("shop", "b", "PERMISSIVE"), "peerauthentications")
-    result = run(change_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
+    result = run(mtls_services(cluster, metrics=traffic()), "mtls strict namespace=shop")
     assert isinstance(result, Failure) and "shop/a, shop/b" in result.message
     assert "does not guess" in result.message
 
@@ -211,12 +213,12 @@ def test_strict_refuses_conflicting_policies_and_says_which() -> None:
 def test_workload_overrides_are_listed_as_risks() -> None:
     cluster = shop_cluster()
     cluster.add(pa("shop", "legacy", "PERMISSIVE", {"app": "legacy"}), "peerauthentications")
-    change = run(change_services(cluster, metrics=traffic()), "mtls strict namespace=shop").change
+    change = run(mtls_services(cluster, metrics=traffic()), "mtls strict namespace=shop").change
     assert any("shop/legacy (app=legacy) keeps PERMISSIVE" in r.text for r in change.risks)
 
 
 def test_mesh_wide_strict_waits_for_every_meshed_namespace() -> None:
-    result = run(change_services(shop_cluster(), metrics=traffic()), "mtls strict mesh")
+    result = run(mtls_services(shop_cluster(), metrics=traffic()), "mtls strict mesh")
     change = result.change
     assert change.objects[0].ref.namespace == "istio-system"
     gate = change.gates[0]
@@ -225,10 +227,10 @@ def test_mesh_wide_strict_waits_for_every_meshed_namespace() -> None:
 
 def test_permissive_is_the_way_back_and_says_when_nothing_to_do() -> None:
     cluster = shop_cluster()
-    nothing = run(change_services(cluster, metrics=traffic()), "mtls permissive namespace=shop")
+    nothing = run(mtls_services(cluster, metrics=traffic()), "mtls permissive namespace=shop")
     assert isinstance(nothing, Text) and "already PERMISSIVE" in nothing.title
     cluster.add(pa("shop", "default", "STRICT"), "peerauthentications")
-    back = run(change_services(cluster, metrics=traffic()), "mtls permissive namespace=shop")
+    back = run(mtls_services(cluster, metrics=traffic()), "mtls permissive namespace=shop")
     assert isinstance(back, ChangeProposed) and back.change.kind == "mtls-permissive"
     assert '    ~ spec.mtls.mode: "STRICT" → "PERMISSIVE"' in back.change.diff
 
@@ -237,12 +239,12 @@ def test_permissive_is_the_way_back_and_says_when_nothing_to_do() -> None:
     "text", ["mtls strict", "mtls strict namespace=Bad_NS", "mtls strict mesh namespace=shop"]
 )
 def test_bad_input_gets_usage(text: str) -> None:
-    assert isinstance(run(change_services(shop_cluster(), metrics=traffic()), text), UsageError)
+    assert isinstance(run(mtls_services(shop_cluster(), metrics=traffic()), text), UsageError)
 
 
 def test_a_viewer_cannot_propose() -> None:
     result = run(
-        change_services(shop_cluster()), "mtls strict namespace=shop", Caller("U_V", Role.VIEWER)
+        mtls_services(shop_cluster()), "mtls strict namespace=shop", Caller("U_V", Role.VIEWER)
     )
     assert "needs the operator role" in result.reason
 
@@ -276,7 +278,7 @@ def test_a_cluster_fenced_to_other_channels_refuses_the_proposal() -> None:
 
     from commands.core.model import Denied
 
-    services = change_services(shop_cluster(), metrics=traffic())
+    services = mtls_services(shop_cluster(), metrics=traffic())
     (name,) = services.clusters
     fenced = replace(services, cluster_channels={name: ("C_PROD",)})
     elsewhere = Caller("U_ALICE", Role.OPERATOR, channel_id="C_OPS", front_end="slack")

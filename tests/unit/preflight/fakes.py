@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from commands.core.errors import ClusterUnavailable, MetricsUnavailable
 from commands.core.ports import Sample, Services
+from commands.core.wiring import Kits
 from commands.preflight.model import (
     AccessQuery,
     ControlPlane,
@@ -177,5 +178,5 @@ def preflight_services(
         clock=FixedClock(),
         version="0.1.0",
         replica_id="replica-1",
-        preflight=settings or PreflightSettings(),
+        kits=Kits([settings or PreflightSettings()]),
     )

@@ -10,11 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.changes.hooks import ChangesKit
+from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.changes.model import ObjectConflict, ObjectMissing, ObjectRef
 from commands.core.ports import Sample
+from commands.core.wiring import Kits
+from commands.timeouts.fix import KIND
 from commands.timeouts.model import AppTimeoutSource, ServiceRecord, TimeoutsSettings
 from commands.timeouts.queries import edges_query, p99_query
+from commands.timeouts.verify import TimeoutsBakeVerifier
 from tests.unit.fakes import FakeCluster, FakeMetrics, MemoryStore, services
 
 VS_API = "networking.istio.io/v1"
@@ -201,4 +204,7 @@ def mesh_services(
         clusters={cluster.name: cluster},
         metrics={cluster.name: metrics} if metrics is not None else {},
     )
-    return dataclasses.replace(base, changes=ChangesKit(), timeouts=TimeoutsSettings())
+    settings = TimeoutsSettings()
+    hooks = ChangeHooks()
+    hooks.register_verifier(KIND, TimeoutsBakeVerifier(settings))
+    return dataclasses.replace(base, kits=Kits([ChangesKit(hooks=hooks), settings]))

@@ -12,7 +12,7 @@ from commands.changes.pipeline import Pipeline
 from commands.core.errors import MetricsUnavailable
 from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
 from commands.core.registry import Registry
-from commands.timeouts.commands import register, register_hooks
+from commands.timeouts.commands import register
 from commands.timeouts.model import Severity, TimeoutAudit
 from tests.unit.fakes import FakeMetrics
 from tests.unit.timeouts.fakes import (
@@ -47,7 +47,6 @@ def _seed(metrics: FakeMetrics | None = None) -> tuple[MeshCluster, Any]:
     services = mesh_services(
         cluster, metrics if metrics is not None else mesh_metrics(three_hop_samples(), P99)
     )
-    register_hooks(services)
     return cluster, services
 
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 import pytest
 
 from commands.core.model import Result
-from commands.timeouts.model import AppTimeout, Finding, Severity, TimeoutsSettings, finding_id
-from commands.timeouts.routes import apply_edit, fqdn, routes_of
-from commands.timeouts.rules import (
-    DestinationFacts,
+from commands.timeouts.durations import (
     DurationError,
-    check_route,
     format_duration,
     parse_duration,
     parse_retry_on,
-    suggest,
 )
+from commands.timeouts.model import AppTimeout, Finding, Severity, TimeoutsSettings, finding_id
+from commands.timeouts.routes import apply_edit, fqdn, routes_of
+from commands.timeouts.rules import DestinationFacts, check_route, suggest
 from tests.unit.timeouts.fakes import PAYMENTS, vs
 
 SETTINGS = TimeoutsSettings()

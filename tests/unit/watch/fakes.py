@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from commands.changes.recent import ChangeRef, ChangeTarget, RollbackOutcome
 from commands.core.errors import MetricsUnavailable
-from commands.core.ports import ChangeRef, ChangeTarget, RollbackOutcome, Sample
+from commands.core.ports import Sample
 from commands.watch.alerts import Alert, Effect, Group
 from commands.watch.cycle import NotifyFailed
 from commands.watch.queries import STAT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.core.ports import ChangeRef
+from commands.changes.recent import ChangeRef
 from commands.watch.alerts import (
     Alert,
     AlertState,

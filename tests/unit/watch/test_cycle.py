@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from commands.core.ports import ChangeRef
+from commands.changes.recent import ChangeRef
 from commands.watch.alerts import Alert, AlertState
 from commands.watch.commands import INDEX_KEY, LatencyPolicy, StealPolicy, WatchPolicy
 from commands.watch.cycle import CyclePorts, WatchCycle, alert_key

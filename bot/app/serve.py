@@ -1,0 +1,105 @@
+"""`meshbot serve`: the bot itself, on Socket Mode (default) or HTTP, with health and jobs.
+
+It checks the Slack secrets before anything starts, configures the JSON logs with the
+secret values masked, builds the runtime and the Bolt app, starts the health server,
+the change sweeper and the watchers, and stops everything on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from bot.app.config import Settings, load_settings, missing_slack_secrets
+from bot.app.runtime import build_runtime, start_jobs
+
+log = logging.getLogger("meshbot")
+
+
+def serve(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="meshbot serve", description="Run the Slack bot.")
+    parser.add_argument("--config", help="config file (default: $MESHBOT_CONFIG)")
+    parser.add_argument("--http", action="store_true", help="HTTP mode instead of Socket Mode")
+    parser.add_argument("--host", help="HTTP mode listen address (default from config)")
+    parser.add_argument("--port", type=int, help="HTTP mode port (default from config)")
+    options = parser.parse_args(args)
+    settings = load_settings(options.config)
+    missing = missing_slack_secrets(settings, http=options.http)
+    if missing:
+        print(
+            "meshbot serve: set these environment variables first: "
+            + ", ".join(missing)
+            + " (see README, 'Slack app setup')",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import logs
+
+    logs.configure(settings.file.log_level, _secret_values(settings))
+    return _serve(settings, options.http, options.host, options.port)
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    s = settings.secrets
+    values = [s.slack_bot_token, s.slack_app_token, s.slack_signing_secret, s.redis_url]
+    values += list(s.prometheus.values())
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -> int:
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app.health import BackgroundServer, health_app
+    from bot.app.slack import build_app
+    from bot.slack.serve import SocketModeConnection, slack_wsgi
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with build_runtime(settings) as runtime:
+        try:
+            app = build_app(runtime)
+        except (BoltError, SlackApiError) as exc:
+            log.error("Slack refused the bot token: %s", exc)
+            return 2
+        connection: SocketModeConnection | None = None
+        slack_server: BackgroundServer | None = None
+        if http:
+            conf = settings.file.http
+            slack_server = BackgroundServer(
+                slack_wsgi(app, runtime.acks),
+                host or conf.host,
+                port if port is not None else conf.port,
+                threads=conf.threads,
+            )
+            connected = lambda: True  # noqa: E731  auth.test passed when the app was built
+        else:
+            token = settings.secrets.slack_app_token
+            assert token is not None
+            connection = SocketModeConnection(app, token.get_secret_value())
+            connected = connection.connected
+        health = BackgroundServer(
+            health_app(runtime, connected), settings.file.health.host, settings.file.health.port
+        ).start()
+        try:
+            if slack_server is not None:
+                slack_server.start()
+                log.info("serving Slack over HTTP on %s/slack/events", slack_server.url)
+            if connection is not None:
+                connection.connect()
+                log.info("connected to Slack over Socket Mode")
+            log.info("health on %s (/healthz, /readyz, /metrics)", health.url)
+            start_jobs(runtime, settings, app.client)
+            stop.wait()
+        finally:
+            log.info("shutting down")
+            if connection is not None:
+                connection.close()
+            if slack_server is not None:
+                slack_server.stop()
+            health.stop()
+    return 0

@@ -1,0 +1,101 @@
+"""Durations and retry policies as Istio reads them, for the audit, `set` and the fixes.
+
+Go durations (`2s`, `500ms`, `1.5s`, `1m`, `1h30m`), as the CRD's CEL rule
+`duration(self) >= duration('1ms')` and Istio's webhook read them: at least 1 ms and
+whole milliseconds. `retryOn` takes Envoy's policy names and HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_UNITS_NS = {
+    "ns": Fraction(1),
+    "us": Fraction(1000),
+    "µs": Fraction(1000),
+    "μs": Fraction(1000),
+    "ms": Fraction(1_000_000),
+    "s": Fraction(1_000_000_000),
+    "m": Fraction(60_000_000_000),
+    "h": Fraction(3_600_000_000_000),
+}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+RETRY_ON_POLICIES = frozenset(
+    {
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "envoy-ratelimited",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
+    }
+)
+DURATION_HELP = "a duration like 2s, 500ms, 1.5s or 1m (at least 1ms, whole milliseconds)"
+
+
+class DurationError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> int:
+    """Milliseconds of a Go duration, validated as Istio does; raises DurationError."""
+    raw = text.strip()
+    if not raw:
+        raise DurationError(f"empty duration: expected {DURATION_HELP}")
+    if raw.startswith("-"):
+        raise DurationError(f"`{text}` is negative: expected {DURATION_HELP}")
+    body = raw.lstrip("+")
+    total = Fraction(0)
+    pos = 0
+    if body == "0":
+        raise DurationError(f"`{text}` is below 1ms: expected {DURATION_HELP}")
+    while pos < len(body):
+        match = _PART.match(body, pos)
+        if match is None:
+            raise DurationError(f"`{text}` is not a duration: expected {DURATION_HELP}")
+        total += Fraction(match.group(1)) * _UNITS_NS[match.group(2)]
+        pos = match.end()
+    millis = total / 1_000_000
+    if millis < 1:
+        raise DurationError(f"`{text}` is below 1ms: expected {DURATION_HELP}")
+    if millis.denominator != 1:
+        raise DurationError(f"`{text}` is finer than a millisecond: Istio keeps whole milliseconds")
+    return int(millis)
+
+
+def format_duration(ms: int) -> str:
+    """The shortest Go duration both Istio and the CRD's CEL rule accept."""
+    if ms % 3_600_000 == 0:
+        return f"{ms // 3_600_000}h"
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000}m"
+    if ms % 1000 == 0:
+        return f"{ms // 1000}s"
+    if ms > 1000 and ms % 100 == 0:
+        return f"{ms / 1000:g}s"
+    return f"{ms}ms"
+
+
+def parse_retry_on(text: str) -> str:
+    """A `retryOn` value Istio accepts: Envoy policy names and HTTP status codes."""
+    items = [i.strip() for i in text.split(",") if i.strip()]
+    if not items:
+        raise ValueError("retry-on is empty")
+    for item in items:
+        if item.isdigit() and 100 <= int(item) <= 599:
+            continue
+        if item not in RETRY_ON_POLICIES:
+            known = ", ".join(sorted(RETRY_ON_POLICIES))
+            raise ValueError(f"`{item}` is not a retry policy or status code (known: {known})")
+    return ",".join(items)
