@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.fixtures.shared import missing
 from tests.processes import free_port, meshbot_process, stop, wait_http
 
 
 def test_sandbox_cluster_serves_a_seed_that_kubectl_reads(tmp_path: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed (expected at /usr/bin/kubectl)")
+        missing("kubectl is not installed (expected at /usr/bin/kubectl)")
     port, kubeconfig = free_port(), tmp_path / "kubeconfig"
     args = ["sandbox", "cluster", "--seed", "healthy", "--port", str(port)]
     with meshbot_process([*args, "--kubeconfig-out", str(kubeconfig)]) as process:
