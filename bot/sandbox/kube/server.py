@@ -9,6 +9,7 @@ request's server-side time so benchmarks can tell server cost from client cost.
 from __future__ import annotations
 
 import contextlib
+import copy
 import socket
 import statistics
 import threading
@@ -22,6 +23,7 @@ import yaml
 
 from . import errors
 from .authz import AccessPolicy
+from .builtin_schemas import BuiltinSchemas
 from .faults import Faults
 from .handler import KubeRequestHandler
 from .reads import Reader
@@ -68,7 +70,7 @@ class KubeTestServer:
         self.token = token
         self.store = Store()
         self.table = ResourceTable()
-        self.writer = Writer(self.store, self.table)
+        self.writer = Writer(self.store, self.table, BuiltinSchemas(version))
         self.reader = Reader(self.store)
         self.faults = Faults()
         self.access = AccessPolicy(default_allow)
@@ -181,13 +183,15 @@ class KubeTestServer:
     def get_object(
         self, api_version: str, plural: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
-        """Direct read for test assertions (no HTTP); None when absent."""
+        """Direct read for test assertions (no HTTP); None when absent.
+
+        A deep copy: editing it changes nothing stored (write it back with ``writer``)."""
         group, _, version = api_version.rpartition("/")
         rt = self.table.get(group, version, plural)
         if rt is None:
             return None
         try:
-            return self.reader.get(rt, namespace, name)
+            return copy.deepcopy(self.reader.get(rt, namespace, name))
         except errors.ApiError:
             return None
 

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 from . import errors
+from .builtin_schemas import BuiltinSchemas
+from .defaults import apply_defaults
 from .patch import json_patch, merge_patch, strategic_merge
 from .resources import ResourceTable, ResourceType
 from .store import Store, obj_key
@@ -70,9 +72,12 @@ def _meta_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
 class Writer:
     """Write operations over a :class:`Store` and a :class:`ResourceTable`."""
 
-    def __init__(self, store: Store, table: ResourceTable) -> None:
+    def __init__(
+        self, store: Store, table: ResourceTable, schemas: BuiltinSchemas | None = None
+    ) -> None:
         self.store = store
         self.table = table
+        self.schemas = schemas
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -86,7 +91,10 @@ class Writer:
         name = meta.get("name", "")
         causes = validate_name(name)
         if rt.builtin:
-            causes += validate_builtin(rt.kind, obj)
+            schema_causes = self.schemas.check(obj) if self.schemas else []
+            named = {c.get("field") for c in schema_causes}
+            causes += schema_causes
+            causes += [c for c in validate_builtin(rt.kind, obj) if c.get("field") not in named]
         else:
             causes += validate_custom(obj, rt.schema)
         if rt.key == CRD_RESOURCE and not causes:
@@ -126,6 +134,8 @@ class Writer:
             meta["name"] = meta["generateName"] + suffix
         obj["apiVersion"] = self._stored_version(rt)
         obj["kind"] = rt.kind
+        if rt.builtin:
+            apply_defaults(rt.kind, rt.group, obj)
         return obj
 
     # -- create ----------------------------------------------------------------------------
