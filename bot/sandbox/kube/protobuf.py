@@ -195,24 +195,24 @@ def _message(name: str, buf: bytes) -> dict[str, Any]:
     """The message as Go's JSON encoding would write it."""
     spec = MESSAGES[name]
     raw: dict[str, Any] = {}
-    for number, value in _fields(buf):
+    for number, item in _fields(buf):
         if number not in spec:
             continue
         key, kind = spec[number]
         if isinstance(kind, tuple) and kind[0] == "map":
-            entry = dict(_fields(_bytes(value)))
+            entry = dict(_fields(_bytes(item)))
             default: int | bytes = b"" if kind[1] in ("string", "bytes") else 0
             map_key = _bytes(entry.get(1, b"")).decode("utf-8")
             raw.setdefault(key, {})[map_key] = _scalar(kind[1], entry.get(2, default))
         elif isinstance(kind, tuple):
-            raw.setdefault(key, []).append(_scalar(kind[1], value))
+            raw.setdefault(key, []).append(_scalar(kind[1], item))
         else:
-            raw[key] = _scalar(kind, value)
+            raw[key] = _scalar(kind, item)
     out: dict[str, Any] = {}
     for key, kind in spec.values():
         if key not in raw:
             continue
-        value = raw[key]
+        value: Any = raw[key]
         if isinstance(kind, str) and kind.rstrip("?") == "Time":
             value = _rfc3339(value)
         pointer = isinstance(kind, str) and kind.endswith("?")

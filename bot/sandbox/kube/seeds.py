@@ -94,7 +94,7 @@ def _create_or_replace(
     name = (doc.get("metadata") or {}).get("name", "")
     old = server.store.get(rt.key, (namespace or "", name))
     if old is None:
-        server.writer.create(rt, namespace, doc, copy_body=False)
+        server.writer.create(rt, namespace, doc, copy_body=False, admit=False)
         return
     doc.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
     server.writer.update(rt, namespace, name, doc)

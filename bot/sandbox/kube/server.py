@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import socket
 import statistics
 import threading
@@ -24,10 +25,12 @@ import yaml
 from . import errors
 from .authz import AccessPolicy
 from .builtin_schemas import BuiltinSchemas
+from .controllers import Controllers
 from .faults import Faults
 from .handler import KubeRequestHandler
+from .injection import Injector
 from .reads import Reader
-from .resources import ResourceTable
+from .resources import ResourceTable, ResourceType
 from .seeds import load_documents, parse_yaml
 from .store import Store
 from .writes import Writer
@@ -54,6 +57,8 @@ class KubeTestServer:
     ``default_allow`` decides SelfSubjectAccessReview answers not covered by
     :meth:`allow`/:meth:`deny` (True: everything allowed, like cluster-admin).
     ``token``: when set, requests must carry ``Authorization: Bearer <token>``.
+    ``controllers``: run the workload controllers and the pod kubelet (``controllers``
+    module), pods becoming Ready ``ready_seconds`` after they start.
     """
 
     def __init__(
@@ -63,6 +68,8 @@ class KubeTestServer:
         port: int = 0,
         default_allow: bool = True,
         token: str | None = None,
+        controllers: bool = False,
+        ready_seconds: float = 0.2,
     ) -> None:
         self.git_version = version
         self.host = host
@@ -71,6 +78,9 @@ class KubeTestServer:
         self.store = Store()
         self.table = ResourceTable()
         self.writer = Writer(self.store, self.table, BuiltinSchemas(version))
+        self.injector = Injector(self.store)
+        self.writer.admission.append(self._admit)
+        self.controllers = Controllers(self, ready_seconds) if controllers else None
         self.reader = Reader(self.store)
         self.faults = Faults()
         self.access = AccessPolicy(default_allow)
@@ -102,6 +112,8 @@ class KubeTestServer:
             daemon=True,
         )
         self._thread.start()
+        if self.controllers is not None:
+            self.controllers.start()
         return self
 
     def stop(self) -> None:
@@ -109,6 +121,8 @@ class KubeTestServer:
         if httpd is None:
             return
         self.stopping = True
+        if self.controllers is not None:
+            self.controllers.stop()
         self.store.close()
         httpd.shutdown()
         with self._conn_lock:
@@ -195,6 +209,10 @@ class KubeTestServer:
         except errors.ApiError:
             return None
 
+    def _admit(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.key == ("", "pods"):
+            self.injector.admit(obj)
+
     # -- access policy ---------------------------------------------------------------------
 
     def allow(
@@ -265,10 +283,17 @@ class KubeTestServer:
         ``/_sandbox/seed`` (POST {yaml}), ``/_sandbox/stats`` (GET)."""
         if parts == ["faults"]:
             if method == "GET":
-                return 200, {"faults": [r.to_dict() for r in self.faults.rules()]}
+                listed = [r.to_dict() for r in self.faults.rules()]
+                return 200, {"faults": listed + [f.to_dict() for f in self.faults.pod_faults()]}
             if method == "DELETE":
                 self.faults.clear()
                 return 200, {"faults": []}
+            if method == "POST" and isinstance(body, dict) and "pods_never_ready" in body:
+                try:
+                    fault = self.faults.add_pods_never_ready(**(body["pods_never_ready"] or {}))
+                except (TypeError, ValueError, re.error) as exc:
+                    raise errors.bad_request(str(exc)) from exc
+                return 201, fault.to_dict()
             if method == "POST":
                 try:
                     rule = self.faults.add(**body)

@@ -14,6 +14,7 @@ import json
 import secrets
 import string
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +79,8 @@ class Writer:
         self.store = store
         self.table = table
         self.schemas = schemas
+        # Mutating admission on create (sidecar injection), called before validation.
+        self.admission: list[Callable[[ResourceType, dict[str, Any]], None]] = []
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -147,9 +150,14 @@ class Writer:
         body: Any,
         dry_run: bool = False,
         copy_body: bool = True,
+        admit: bool = True,
     ) -> dict[str, Any]:
-        """POST; ``copy_body=False`` hands ``body`` over to the store (seed loading)."""
+        """POST; ``copy_body=False`` hands ``body`` over to the store (seed loading);
+        ``admit=False`` skips mutating admission (a seed's objects were admitted already)."""
         obj = self._prepare_new(rt, body, namespace, copy_body)
+        if admit:
+            for mutate in self.admission:
+                mutate(rt, obj)
         meta = obj["metadata"]
         for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp"):
             if field == "resourceVersion" and meta.get(field):
