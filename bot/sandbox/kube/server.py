@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from . import errors
+from . import errors, state
 from .authz import AccessPolicy
 from .builtin_schemas import BuiltinSchemas
 from .controllers import Controllers
@@ -188,6 +188,14 @@ class KubeTestServer:
     def load_objects(self, objects: list[dict[str, Any]]) -> int:
         """Load already-parsed objects (CRDs and namespaces first); returns objects loaded."""
         return load_documents(self, objects)
+
+    def save_state(self, path: str | Path) -> Path:
+        """Write every object to a JSON file that :meth:`restore_state` loads again."""
+        return state.save(self, path)
+
+    def restore_state(self, path: str | Path) -> int:
+        """Replace the objects with a saved state's (uids, resourceVersions kept)."""
+        return state.restore(self, path)
 
     def load_crds_from(self, path: str | Path) -> int:
         """Create the CRDs of a YAML file (e.g. Istio's crd-all.gen.yaml)."""
