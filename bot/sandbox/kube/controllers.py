@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PODS = ("", "pods")
+HOLD_RECHECK_SECONDS = 0.5
 NODES = ("", "nodes")
 WATCHED = {
     ("apps", "deployments"),
@@ -176,20 +177,19 @@ class Controllers:
         if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
             return
         status = pod.get("status") or {}
-        if status.get("phase") and not status.get("sandboxPending"):
-            if status.get("phase") == "Running" and not is_ready(pod) and self._may_be_ready(pod):
-                self._set_ready(namespace, name, pod["metadata"]["uid"])
-            return
         if not status.get("phase"):
             self._start(pod)
+        elif self._held(pod):
+            if self.server.faults.never_ready(pod):
+                self.after(HOLD_RECHECK_SECONDS, lambda: self.touch(PODS, namespace, name))
+            else:
+                self._set_ready(namespace, name, pod["metadata"]["uid"])
 
-    def _may_be_ready(self, pod: dict[str, Any]) -> bool:
-        """Only pods this kubelet started (and held back by a fault now cleared)."""
-        held = any(
-            c.get("reason") == "SandboxFault"
-            for c in (pod.get("status") or {}).get("conditions") or ()
-        )
-        return held and not self.server.faults.never_ready(pod)
+    @staticmethod
+    def _held(pod: dict[str, Any]) -> bool:
+        """Held back by a ``pods_never_ready`` fault (only pods this kubelet started)."""
+        conditions = (pod.get("status") or {}).get("conditions") or ()
+        return not is_ready(pod) and any(c.get("reason") == "SandboxFault" for c in conditions)
 
     def _start(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -203,7 +203,7 @@ class Controllers:
         if fresh is None:
             return
         if self.server.faults.never_ready(fresh):
-            self._write_pod(fresh, status=_running(fresh, ready=False, held=True))
+            self._hold(fresh)
             return
         uid = meta.get("uid")
         self.after(
@@ -215,9 +215,15 @@ class Controllers:
         if pod is None or pod["metadata"].get("uid") != uid:
             return
         if self.server.faults.never_ready(pod):
-            self._write_pod(pod, status=_running(pod, ready=False, held=True))
+            self._hold(pod)
             return
         self._write_pod(pod, status=_running(pod, ready=True, held=False))
+
+    def _hold(self, pod: dict[str, Any]) -> None:
+        """Running but not Ready; looked at again every half second until the fault goes."""
+        self._write_pod(pod, status=_running(pod, ready=False, held=True))
+        namespace, name = obj_key(pod)
+        self.after(HOLD_RECHECK_SECONDS, lambda: self.touch(PODS, namespace, name))
 
     def _write_pod(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         rt = self.server.table.get("", "v1", "pods")

@@ -43,7 +43,18 @@ def _revision(rs: dict[str, Any]) -> int:
 def _bare_template(rs: dict[str, Any]) -> dict[str, Any]:
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     ((template.get("metadata") or {}).get("labels") or {}).pop(HASH_LABEL, None)
-    return template
+    return _without_nulls(template)
+
+
+def _without_nulls(value: Any) -> Any:
+    """As Go compares templates: ``creationTimestamp: null`` and ``resources: {}`` (kubectl
+    sends both) are the same as no value at all."""
+    if isinstance(value, dict):
+        cleaned = {k: _without_nulls(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _scale(work: Workloads, rs: dict[str, Any], replicas: int) -> None:
@@ -53,7 +64,7 @@ def _scale(work: Workloads, rs: dict[str, Any], replicas: int) -> None:
 
 def _new_replicaset(work: Workloads, d: dict[str, Any], replicas: int, revision: int) -> None:
     spec = d["spec"]
-    template = copy.deepcopy(spec.get("template") or {})
+    template = _without_nulls(spec.get("template") or {})
     digest = template_hash(template)
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = digest
     selector = copy.deepcopy(spec.get("selector") or {})
@@ -80,7 +91,7 @@ def _new_replicaset(work: Workloads, d: dict[str, Any], replicas: int, revision:
 def deployment(work: Workloads, d: dict[str, Any]) -> None:
     spec = d.get("spec") or {}
     replicas = int(spec.get("replicas", 1))
-    template = spec.get("template") or {}
+    template = _without_nulls(spec.get("template") or {})
     all_rs = sorted(
         work.children(REPLICASETS, d), key=lambda r: r["metadata"].get("creationTimestamp", "")
     )
@@ -96,7 +107,7 @@ def deployment(work: Workloads, d: dict[str, Any]) -> None:
         # A seed's pods of this Deployment (no owner yet) become its first ReplicaSet's.
         _new_replicaset(work, d, replicas if first else 0, top + 1)
         if first:
-            digest = template_hash(copy.deepcopy(template))
+            digest = template_hash(template)
             rs = work.server.store.get(
                 REPLICASETS, (d["metadata"]["namespace"], f"{d['metadata']['name']}-{digest}")
             )
