@@ -4,7 +4,8 @@ A staged install is watched through workloads: a rolling restart must replace po
 new names, Deployment status must say when the rollout is done, and a pod must become
 Ready on its own — or never, when a test says so. This loop follows the store's event
 log like an informer, reconciles the Deployments, ReplicaSets, StatefulSets and
-DaemonSets touched by each event (``workloads``), and plays the kubelet for pods: a new
+DaemonSets touched by each event (``workloads``), gives LoadBalancer Services an
+address, and plays the kubelet for pods: a new
 pod is scheduled (round-robin over Ready nodes; a server without nodes runs pods
 anyway), reported Running at once and Ready after ``ready_seconds``, unless a
 ``pods_never_ready`` fault matches it (then it runs but never passes readiness).
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 PODS = ("", "pods")
 HOLD_RECHECK_SECONDS = 0.5
 NODES = ("", "nodes")
+SERVICES = ("", "services")
 WATCHED = {
     ("apps", "deployments"),
     ("apps", "replicasets"),
@@ -58,6 +60,7 @@ class Controllers:
         self._stop = threading.Event()
         self._timer_lock = threading.Lock()
         self._rr = itertools.count()
+        self._addresses = itertools.count()
         self.passes = 0  # reconcile passes done (for tests waiting on a quiet loop)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -114,7 +117,7 @@ class Controllers:
                 self._guard(lambda k=key: self._reconcile(k))  # type: ignore[misc]
             self.passes += 1
 
-    def _guard(self, action: Callable[[], None]) -> None:
+    def _guard(self, action: Callable[[], object]) -> None:
         try:
             action()
         except ApiError as exc:
@@ -153,6 +156,8 @@ class Controllers:
                     self._dirty[(owner_resource, ns, str(owner.get("name")))] = None
         if resource == PODS and kind != "DELETED":
             self._dirty[(PODS, ns, name)] = None
+        if resource == SERVICES and kind != "DELETED":
+            self._load_balancer(obj)
         if resource == NODES:
             for ds_ns, ds_name in self.server.store.sorted_keys(("apps", "daemonsets")):
                 self._dirty[(("apps", "daemonsets"), ds_ns, ds_name)] = None
@@ -169,6 +174,25 @@ class Controllers:
             self._kubelet(ns, name)
         else:
             self.workloads.reconcile(resource, ns, name)
+
+    def _load_balancer(self, service: dict[str, Any]) -> None:
+        """The cloud controller's part: a LoadBalancer Service gets an address (from the
+        192.0.2.0/24 documentation range; nothing is ever sent there), which Helm's wait
+        and ``kubectl get svc`` look for."""
+        spec, status = service.get("spec") or {}, service.get("status") or {}
+        if spec.get("type") != "LoadBalancer" or (status.get("loadBalancer") or {}).get("ingress"):
+            return
+        rt = self.server.table.get("", "v1", "services")
+        assert rt is not None
+        address = f"192.0.2.{next(self._addresses) % 254 + 1}"
+        ports = [
+            {"port": p.get("port"), "protocol": p.get("protocol", "TCP")}
+            for p in spec.get("ports") or ()
+        ]
+        ingress = {"ip": address, "ipMode": "VIP", "ports": ports}
+        body = {**service, "status": {**status, "loadBalancer": {"ingress": [ingress]}}}
+        namespace, name = obj_key(service)
+        self._guard(lambda: self.server.writer.update(rt, namespace, name, body, "status"))
 
     # -- the kubelet -----------------------------------------------------------------------
 

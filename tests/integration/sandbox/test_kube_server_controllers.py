@@ -312,3 +312,20 @@ def test_state_survives_a_restart(
         )
     finally:
         again.stop()
+
+
+def test_a_load_balancer_service_gets_an_address(kubectl: Kubectl) -> None:
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "gateway", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "gw"}, "ports": [{"port": 443}]},
+    }
+    kubectl("apply", "-f", "-", stdin=json.dumps(service))
+
+    def ingress() -> list[dict[str, Any]]:
+        status = _json(kubectl("get", "service", "gateway", "-o", "json")).get("status") or {}
+        return (status.get("loadBalancer") or {}).get("ingress") or []
+
+    _wait_for(lambda: bool(ingress()), "an address")
+    assert ingress()[0]["ip"].startswith("192.0.2.")

@@ -212,6 +212,24 @@ def test_istio_charts_install_inject_and_survive_a_restart(
     }
     assert all(STATUS not in (p["metadata"].get("annotations") or {}) for p in pods("outside"))
 
+    # The gateway chart on the new revision (wait=True: its LoadBalancer gets an address).
+    gateway_config = helm.Configuration(namespace="istio-ingress", kubeconfig=str(kubeconfig))
+    asyncio.run(
+        helm.Install(gateway_config).run(
+            "gateway",
+            str(charts / "1.30.3/gateway"),
+            values={"global": {"hub": HUB, "tag": "1.30.3"}, "revision": "1-30-3"},
+            create_namespace=True,
+            wait=True,
+            timeout=120,
+        )
+    )
+    (gateway_pod,) = pods("istio-ingress")
+    (proxy,) = gateway_pod["spec"]["containers"]
+    assert (proxy["name"], proxy["image"]) == ("istio-proxy", f"{HUB}/proxyv2:1.30.3")
+    assert json.loads(gateway_pod["metadata"]["annotations"][STATUS])["revision"] == "1-30-3"
+    asyncio.run(helm.Uninstall(gateway_config).run("gateway", wait=True, timeout=120))
+
     # Restart: the state survives as Helm's Secrets; a Helm in another process uninstalls.
     state = cluster.save_state(tmp_path / "state.json")
     port = cluster.port
