@@ -14,9 +14,7 @@ import pytest
 from kubernetes import client
 
 from bot.sandbox.kube import KubeTestServer
-from tests.fixtures.kube_proto import KubeProto, kube_proto
-
-__all__ = ["kube_proto"]
+from tests.fixtures.kube_proto import KubeProto
 
 Kubectl = Callable[..., CompletedProcess[str]]
 PROTOBUF = "application/vnd.kubernetes.protobuf"

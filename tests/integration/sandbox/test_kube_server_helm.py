@@ -37,6 +37,7 @@ status:
     for i in (1, 2)
 )
 HUB = "docker.io/istio"
+pytestmark = pytest.mark.helm
 
 
 def _helm() -> Any:

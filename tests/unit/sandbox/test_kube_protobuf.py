@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox.kube import protobuf
-from tests.fixtures.kube_proto import KubeProto, kube_proto
-
-__all__ = ["kube_proto"]
+from tests.fixtures.kube_proto import KubeProto
 
 EPOCH = 1_767_323_045  # 2026-01-02T03:04:05Z
 
