@@ -10,9 +10,14 @@ the pod's namespace labels (``namespaceSelector``) and its own labels
 istiod would.
 
 Order and precedence, as in Kubernetes and Istio: the API server calls every matching
-webhook, configurations in name order and webhooks in their listed order; istiod leaves
-a pod that already carries ``sidecar.istio.io/status`` alone, so the first webhook that
-injects wins (e.g. ``istio-revision-tag-default`` before ``istio-sidecar-injector``). The
+webhook in turn, configurations sorted by name and webhooks in their listed order
+(apiserver's mutating webhook manager); istiod injects a pod that carries
+``sidecar.istio.io/status`` already again, replacing the earlier injection (its
+re-injection path), so the LAST matching webhook decides. Istio's selectors keep one
+revision's webhooks exclusive; across configurations they overlap only when, say, a
+``default`` tag (``istio-revision-tag-default``) and the default revision's own
+``istio-sidecar-injector`` both exist — then ``istio-sidecar-injector``, later in name
+order, wins, which is why ``istioctl tag set default`` deactivates it. The
 webhook's Service (``istiod[-<rev>]``) names the istiod, whose injector ConfigMap
 (``istio-sidecar-injector[-<rev>]``, as the chart renders it) gives the proxy image
 (``global.hub``/``global.proxy.image``:``global.tag`` with ``global.variant``, or a full
@@ -36,7 +41,7 @@ from typing import Any
 
 from .errors import ApiError
 from .selectors import selector_matches
-from .sidecar import STATUS, render_injection
+from .sidecar import render_injection
 from .store import Store
 
 MWC = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
@@ -74,8 +79,6 @@ class Injector:
         configs = self.store.objects(MWC)
         for key in sorted(configs):
             for webhook in configs[key].get("webhooks") or ():
-                if STATUS in (meta.get("annotations") or {}):
-                    return
                 name = str(webhook.get("name", ""))
                 if not name.endswith(ISTIO_WEBHOOK) or not _rules_match(webhook):
                     continue

@@ -175,12 +175,17 @@ def _volume(name: str) -> dict[str, Any]:
     return {"name": name, "emptyDir": {}}
 
 
-def _merge_named(items: list[dict[str, Any]], new: dict[str, Any], first: bool) -> None:
-    """Add ``new``, or fill an existing item of the same name (the pod's fields win)."""
+def _merge_named(
+    items: list[dict[str, Any]], new: dict[str, Any], first: bool, reinjected: bool = False
+) -> None:
+    """Add ``new``, or merge it into the item of the same name: the pod's own fields win
+    (``image: auto`` excepted), but a re-injection replaces what the last one injected."""
     for i, item in enumerate(items):
         if item.get("name") == new["name"]:
-            merged = {**new, **{k: v for k, v in item.items() if v != "auto"}}
-            items[i] = merged
+            if reinjected:
+                items[i] = {**item, **new}
+            else:
+                items[i] = {**new, **{k: v for k, v in item.items() if v != "auto"}}
             return
     if first:
         items.insert(0, new)
@@ -191,11 +196,25 @@ def _merge_named(items: list[dict[str, Any]], new: dict[str, Any], first: bool) 
 def render_injection(
     pod: dict[str, Any], config: dict[str, Any], template: str, native: bool
 ) -> None:
-    """Inject in place with the ``sidecar`` or ``gateway`` template."""
+    """Inject in place with the ``sidecar`` or ``gateway`` template.
+
+    A pod injected already (another matching webhook ran first) is injected again, the
+    new revision's containers and volumes replacing those the status annotation lists —
+    as istiod does — so the last matching webhook decides."""
     meta = pod["metadata"]
     spec = pod.setdefault("spec", {})
     labels = meta.setdefault("labels", {})
     annotations = meta.setdefault("annotations", {})
+    before = json.loads(annotations.get(STATUS) or "null") or {}
+    previous = {
+        str(name)
+        for key in ("initContainers", "containers", "volumes")
+        for name in before.get(key) or ()
+    }
+
+    def merge(items: list[dict[str, Any]], new: dict[str, Any], first: bool) -> None:
+        _merge_named(items, new, first, reinjected=new["name"] in previous)
+
     values = config["values"]
     gateway = template == "gateway"
     native = native and not gateway
@@ -212,30 +231,33 @@ def render_injection(
     labels.setdefault("service.istio.io/canonical-name", str(canonical)[:63].rstrip("-"))
     revision = labels.get("app.kubernetes.io/version") or labels.get("version") or "latest"
     labels.setdefault("service.istio.io/canonical-revision", str(revision))
-    annotations["istio.io/rev"] = config["revision"] or "default"
+    annotations["istio.io/rev"] = config["revision"] or "default"  # the istiod's own revision
     if apps:
         annotations.setdefault("kubectl.kubernetes.io/default-logs-container", str(apps[0]))
         annotations.setdefault("kubectl.kubernetes.io/default-container", str(apps[0]))
     init_containers = (
         spec.setdefault("initContainers", []) if init or native else spec.get("initContainers")
     )
+    if "istio-proxy" in previous:  # re-injected: the proxy may move between the two lists
+        other = "containers" if native else "initContainers"
+        spec[other] = [c for c in spec.get(other) or () if c.get("name") != "istio-proxy"]
     for name in reversed(init):
-        _merge_named(init_containers, _init_container(name, proxy["image"]), first=True)  # type: ignore[arg-type]
+        merge(init_containers, _init_container(name, proxy["image"]), first=True)  # type: ignore[arg-type]
     if native:
-        _merge_named(init_containers, proxy, first=False)  # type: ignore[arg-type]
+        merge(init_containers, proxy, first=False)  # type: ignore[arg-type]
         containers_injected: list[str] | None = None
         init_injected: list[str] | None = [*init, "istio-proxy"]
     else:
-        _merge_named(spec.setdefault("containers", []), proxy, first=False)
+        merge(spec.setdefault("containers", []), proxy, first=False)
         containers_injected = ["istio-proxy"]
         init_injected = init or None
     volumes = GATEWAY_VOLUMES if gateway else SIDECAR_VOLUMES
     for name in volumes:
-        _merge_named(spec.setdefault("volumes", []), _volume(name), first=False)
+        merge(spec.setdefault("volumes", []), _volume(name), first=False)
     pull = (values.get("global") or {}).get("imagePullSecrets") or None
     if pull:
         for secret in pull:
-            _merge_named(spec.setdefault("imagePullSecrets", []), {"name": secret}, first=False)
+            merge(spec.setdefault("imagePullSecrets", []), {"name": secret}, first=False)
     status = {
         "initContainers": init_injected,
         "containers": containers_injected,

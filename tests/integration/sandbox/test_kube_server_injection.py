@@ -270,11 +270,13 @@ def test_on_an_older_kubelet_the_proxy_is_a_regular_container(
     assert raw.endswith('"imagePullSecrets":null,"revision":"default"}')
 
 
-def test_the_first_matching_webhook_in_name_order_wins(
+def test_overlapping_webhooks_the_last_in_name_order_decides(
     istio: KubeTestServer, kubectl: Kubectl
 ) -> None:
-    """A default tag on 1-30-3 (istio-revision-tag-default) sorts before
-    istio-sidecar-injector: istio-injection=enabled namespaces now get 1.30.3."""
+    """The API server calls matching webhooks in configuration-name order and istiod
+    re-injects an injected pod: with a default tag on 1-30-3 (istio-revision-tag-default)
+    AND the default revision's istio-sidecar-injector both matching, the latter wins —
+    until it stops matching (istioctl deactivates it when it moves the tag)."""
     tag = _mwc(
         "istio-revision-tag-default",
         _rev_webhooks("istiod-1-30-3", "default") + _default_webhooks("istiod-1-30-3"),
@@ -282,9 +284,20 @@ def test_the_first_matching_webhook_in_name_order_wins(
     kubectl("apply", "-f", "-", stdin=yaml.safe_dump(tag))
     kubectl("create", "namespace", "legacy")
     kubectl("label", "namespace", "legacy", "istio-injection=enabled")
-    pod = _create_pod(kubectl, "legacy")
-    assert _proxy(pod) == ("initContainers", "docker.io/istio/proxyv2:1.30.3-distroless")
-    assert json.loads(pod["metadata"]["annotations"][STATUS])["revision"] == "1-30-3"
+
+    both = _create_pod(kubectl, "legacy")
+    assert _proxy(both) == ("initContainers", "docker.io/istio/proxyv2:1.29.6")
+    status = json.loads(both["metadata"]["annotations"][STATUS])
+    assert status["revision"] == "default"
+    names = [c["name"] for c in both["spec"]["initContainers"]]
+    assert names == ["istio-init", "istio-proxy"]  # replaced, not added twice
+    assert len(both["spec"]["volumes"]) == len(status["volumes"])
+
+    kubectl("delete", "mutatingwebhookconfiguration", "istio-sidecar-injector")
+    kubectl("delete", "pod", "app", "-n", "legacy")
+    tag_only = _create_pod(kubectl, "legacy")
+    assert _proxy(tag_only) == ("initContainers", "docker.io/istio/proxyv2:1.30.3-distroless")
+    assert json.loads(tag_only["metadata"]["annotations"][STATUS])["revision"] == "1-30-3"
 
 
 def test_a_webhook_without_its_istiod_fails_pod_creation(
