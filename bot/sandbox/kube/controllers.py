@@ -260,7 +260,8 @@ class Controllers:
         self.server.writer.update(rt, meta["namespace"], meta["name"], body, "status")
 
     def _pick_node(self) -> str | None:
-        nodes = self.server.store.objects(NODES)
+        with self.server.store.lock:
+            nodes = dict(self.server.store.objects(NODES))
         ready = [
             name
             for (_ns, name), node in sorted(nodes.items())

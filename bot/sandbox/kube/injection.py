@@ -76,9 +76,10 @@ class Injector:
         meta = pod.setdefault("metadata", {})
         namespace = self.store.get(("", "namespaces"), ("", meta.get("namespace") or ""))
         ns_labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-        configs = self.store.objects(MWC)
-        for key in sorted(configs):
-            for webhook in configs[key].get("webhooks") or ():
+        with self.store.lock:  # a snapshot: other requests may write meanwhile
+            configs = [c for _k, c in sorted(self.store.objects(MWC).items())]
+        for config in configs:
+            for webhook in config.get("webhooks") or ():
                 name = str(webhook.get("name", ""))
                 if not name.endswith(ISTIO_WEBHOOK) or not _rules_match(webhook):
                     continue
@@ -157,7 +158,8 @@ class Injector:
         )
         if str(env).lower() in ("true", "false"):
             return str(env).lower() == "true"
-        nodes = self.store.objects(("", "nodes"))
+        with self.store.lock:
+            nodes = dict(self.store.objects(("", "nodes")))
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name and ("", node_name) in nodes:
             return _kubelet_supports_native(nodes[("", node_name)])

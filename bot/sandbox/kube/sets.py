@@ -106,9 +106,11 @@ class Sets:
         template = spec.get("template") or {}
         revision = template_hash(template)
         selector = (template.get("spec") or {}).get("nodeSelector") or {}
+        with work.server.store.lock:
+            all_nodes = list(work.server.store.objects(("", "nodes")).values())
         nodes = [
             n["metadata"]["name"]
-            for n in work.server.store.objects(("", "nodes")).values()
+            for n in all_nodes
             if selector_matches({"matchLabels": selector}, n["metadata"].get("labels"))
         ]
         by_node: dict[str, list[dict[str, Any]]] = {}

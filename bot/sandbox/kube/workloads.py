@@ -15,6 +15,7 @@ StatefulSets and DaemonSets are in ``sets``.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import json
@@ -128,28 +129,27 @@ class Workloads:
         assert rt is not None
         return rt
 
+    def _in_namespace(self, resource: tuple[str, str], namespace: str) -> list[dict[str, Any]]:
+        """A snapshot of the namespace's objects (HTTP requests write meanwhile)."""
+        store = self.server.store
+        with store.lock:
+            objects, keys = store.objects(resource), store.sorted_keys(resource)
+            start = bisect.bisect_left(keys, (namespace, ""))
+            stop = bisect.bisect_left(keys, (namespace + "\x00", ""))
+            return [objects[k] for k in keys[start:stop]]
+
     def children(self, resource: tuple[str, str], owner: dict[str, Any]) -> list[dict[str, Any]]:
         namespace = owner["metadata"].get("namespace") or ""
-        store = self.server.store
-        objects = store.objects(resource)
-        return [
-            objects[k]
-            for k in store.sorted_keys(resource)
-            if k[0] == namespace and k in objects and controlled_by(objects[k], owner)
-        ]
+        return [o for o in self._in_namespace(resource, namespace) if controlled_by(o, owner)]
 
     def orphans(self, namespace: str, selector: dict[str, Any]) -> list[dict[str, Any]]:
         from .selectors import selector_matches
 
-        store = self.server.store
-        objects = store.objects(PODS)
         return [
-            objects[k]
-            for k in store.sorted_keys(PODS)
-            if k[0] == namespace
-            and k in objects
-            and not objects[k]["metadata"].get("ownerReferences")
-            and selector_matches(selector, objects[k]["metadata"].get("labels"))
+            pod
+            for pod in self._in_namespace(PODS, namespace)
+            if not pod["metadata"].get("ownerReferences")
+            and selector_matches(selector, pod["metadata"].get("labels"))
         ]
 
     def adopt(self, pod: dict[str, Any], owner: dict[str, Any], labels: dict[str, str]) -> None:
