@@ -91,8 +91,8 @@ def test_audit_without_prometheus_still_checks_config_and_says_what_it_skipped()
     assert "no Prometheus is configured for prod" in report.notes[0]
     rules = {f.rule for f in report.findings}
     assert "retries-exceed-timeout" in rules and "retry-amplification" not in rules
-    unknown = next(f for f in report.findings if f.rule == "app-timeout-unknown")
-    assert "no traffic data, so its callers are unknown" in unknown.message
+    # no traffic data is said once, in that note, not as a finding on every route
+    assert "app-timeout-unknown" not in rules
 
 
 def test_audit_with_prometheus_down_says_so() -> None:
@@ -208,11 +208,17 @@ def test_set_asks_for_route_when_several_match() -> None:
             "shop",
             "reviews",
             routes=[
-                {"name": "canary", "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+                {
+                    "name": "canary",
+                    "match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                    "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+                },
                 {"route": [{"destination": {"host": "reviews"}}]},
             ],
         )
     )
+    # the older payments/payments is private to its namespace: callers elsewhere use this one
+    cluster.objects[("virtualservices", "payments", "payments")]["spec"]["exportTo"] = ["."]
     cluster.add(vs("payments-extra", "payments", "payments.payments.svc.cluster.local"))
     several = _run(services, "timeouts set service=reviews.shop timeout=2s")
     assert isinstance(several, UsageError)
@@ -225,7 +231,8 @@ def test_set_asks_for_route_when_several_match() -> None:
     assert "2 VirtualServices (payments/payments, payments/payments-extra)" in vss.problem
     ok = _run(
         services,
-        "timeouts set service=payments timeout=2s retries=2 per-try=500ms route=payments-extra",
+        "timeouts set service=payments timeout=2s retries=2 per-try=500ms retry-on=5xx "
+        "route=payments-extra",
     )
     assert isinstance(ok, ChangeProposed), ok
 
