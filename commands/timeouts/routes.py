@@ -154,7 +154,9 @@ def _route(merged: MergedRoute) -> Route:
         unused=unused,
         fault_delay_ms=_fault_delay(spec),
         mirrors=_mirrors(spec),
-        half_qualified=tuple(h for h in (*vs.hosts, *destinations) if half_qualified(h)),
+        half_qualified=tuple(
+            dict.fromkeys(h for h in (*vs.hosts, *destinations) if half_qualified(h))
+        ),
         export_to=vs.export_to,
     )
 

@@ -55,9 +55,7 @@ def posted(client: WebClient, change: Change) -> str:
 
 
 def blocks_text(message: Any) -> str:
-    return "\n".join(
-        b["text"]["text"] for b in message.blocks or [] if b.get("type") == "section"
-    )
+    return "\n".join(b["text"]["text"] for b in message.blocks or [] if b.get("type") == "section")
 
 
 def test_a_short_diff_is_whole_in_the_message_and_nothing_goes_to_the_thread(
@@ -79,7 +77,9 @@ def test_a_long_diff_goes_whole_into_the_thread_in_code_blocks(
     head = blocks_text(slack_emulator.message("C_OPS", ts))
     total = len(change.diff)
     shown = sum(1 for line in change.diff if line in head)
-    assert f"more lines ({shown} of {total} shown): the whole diff is in this message's thread" in head
+    assert (
+        f"more lines ({shown} of {total} shown): the whole diff is in this message's thread" in head
+    )
     replies = slack_emulator.thread("C_OPS", ts)
     assert 1 < len(replies) <= THREAD_MESSAGES
     thread = "\n".join(blocks_text(r) for r in replies)
@@ -119,8 +119,9 @@ def test_change_view_and_terminal_say_where_the_rest_is_or_print_all() -> None:
     sections = view_diff(change)
     assert len(sections) <= 20 and all(len(s) <= 3000 for s in sections)
     shown = sum(1 for line in change.diff if line in "\n".join(sections))
-    assert f"{len(change.diff) - shown} more lines ({shown} of {len(change.diff)} shown)" in (
-        sections[-1]
+    assert (
+        f"{len(change.diff) - shown} more lines ({shown} of {len(change.diff)} shown)"
+        in (sections[-1])
     )
     assert f"the whole diff is printed by `meshbot change {change.id}`" in sections[-1]
     text = change_text(change, timeline=False)

@@ -13,12 +13,13 @@ from commands.core.errors import MetricsUnavailable
 from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
 from commands.core.registry import Registry
 from commands.timeouts.commands import register
-from commands.timeouts.model import Severity, TimeoutAudit
+from commands.timeouts.model import ServiceRecord, Severity, TimeoutAudit
 from tests.unit.fakes import FakeMetrics
 from tests.unit.timeouts.fakes import (
     PAYMENTS,
     VS_API,
     MeshCluster,
+    edge,
     mesh_metrics,
     mesh_services,
     seed_cluster,
@@ -29,6 +30,7 @@ from tests.unit.timeouts.fakes import (
 ALICE = Caller("U_ALICE", Role.OPERATOR, "C_OPS", "slack")
 BOB = Caller("U_BOB", Role.APPROVER, "C_OPS", "slack")
 VIEWER = Caller("U_VIEWER", Role.VIEWER, "C_OPS", "slack")
+REVIEWS = "reviews.shop.svc.cluster.local"
 P99 = {
     "frontend.shop.svc.cluster.local": 300.0,
     "checkout.shop.svc.cluster.local": 200.0,
@@ -290,3 +292,109 @@ def test_metrics_error_is_a_note_not_a_failure() -> None:
 
 def _payments_ref() -> ObjectRef:
     return ObjectRef(VS_API, "VirtualService", "virtualservices", "payments", "payments")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "timeouts set service=payments timeout=99999999999999h",
+            "longer than any duration Go, Istio and Envoy can hold (at most "
+            "2562047h47m16.854775807s",
+        ),
+        (
+            "timeouts set service=payments timeout=48h",
+            "`timeout=48h` is above 24h, the longest timeout meshbot sets on a route",
+        ),
+        ("timeouts set service=payments timeout=2s per-try=25h", "`per-try=25h` is above 24h"),
+        ("timeouts set service=payments timeout=2s retries=101", "more than 100 retries"),
+    ],
+)
+def test_set_refuses_durations_envoy_cannot_hold_or_no_route_needs(text: str, says: str) -> None:
+    cluster, services = _seed()
+    result = _run(services, text)
+    assert isinstance(result, UsageError), result
+    assert says in result.problem
+    assert cluster.writes == []
+
+
+def _delegated(cluster: MeshCluster) -> None:
+    """shop/reviews delegates /api to shop/reviews-api with a 1s timeout on the root."""
+    root = vs("reviews", "shop", "reviews", routes=[])
+    root["spec"]["http"] = [
+        {
+            "name": "api",
+            "match": [{"uri": {"prefix": "/api"}}],
+            "timeout": "1s",
+            "delegate": {"name": "reviews-api"},
+        }
+    ]
+    child = vs("reviews-api", "shop", "reviews", routes=[])
+    child["spec"] = {
+        "http": [
+            {
+                "name": "v1",
+                "match": [{"uri": {"prefix": "/api/v1"}}],
+                "route": [{"destination": {"host": "reviews"}}],
+                "retries": {"attempts": 2, "perTryTimeout": "300ms", "retryOn": "5xx"},
+            }
+        ]
+    }
+    cluster.add(root)
+    cluster.add(child)
+    cluster.records.append(ServiceRecord("shop", "reviews", {"app": "reviews"}))
+
+
+def test_set_on_a_delegated_route_writes_each_value_where_it_lives() -> None:
+    cluster, services = _seed()
+    _delegated(cluster)
+    proposed = _run(services, "timeouts set service=reviews.shop timeout=3s retries=1")
+    assert isinstance(proposed, ChangeProposed), proposed
+    diff = proposed.change.diff
+    assert "update VirtualService shop/reviews (networking.istio.io/v1)" in diff
+    assert "    ~ spec.http[api].timeout: 1s → 3s" in diff  # the root holds the timeout
+    assert "update VirtualService shop/reviews-api (networking.istio.io/v1)" in diff
+    assert "    ~ spec.http[v1].retries.attempts: 2 → 1" in diff  # the delegate its retries
+
+
+def test_fix_of_an_inherited_timeout_goes_to_the_root_route() -> None:
+    cluster, services = _seed(
+        mesh_metrics(
+            [*three_hop_samples(), edge("checkout", "shop", REVIEWS, "reviews", "shop")], P99
+        )
+    )
+    _delegated(cluster)
+    report = _run(services, "timeouts audit")
+    assert isinstance(report, TimeoutAudit)
+    low = next(
+        f
+        for f in report.findings
+        if f.rule == "mesh-timeout-not-above-app" and "reviews-api" in f.subject
+    )
+    assert low.subject == "shop/reviews-api route v1 (delegated from shop/reviews route api)"
+    assert any("inherited from shop/reviews route api" in e for e in low.evidence)
+    assert "timeout=2s (shop/reviews route api)" in low.fix
+    proposed = _run(services, f"timeouts fix {low.id}")
+    assert isinstance(proposed, ChangeProposed), proposed
+    labels = [o.ref.label for o in proposed.change.objects]
+    assert labels == ["VirtualService shop/reviews"]
+    assert "    ~ spec.http[api].timeout: 1s → 2s" in proposed.change.diff
+
+
+def test_set_for_a_service_entry_host_uses_it_as_written() -> None:
+    cluster, services = _seed()
+    cluster.add(
+        {
+            "apiVersion": VS_API,
+            "kind": "ServiceEntry",
+            "metadata": {"name": "stripe", "namespace": "egress"},
+            "spec": {"hosts": ["api.stripe.com"], "resolution": "DNS"},
+        },
+        "serviceentries",
+    )
+    proposed = _run(services, "timeouts set service=api.stripe.com timeout=5s")
+    assert isinstance(proposed, ChangeProposed), proposed
+    (obj,) = proposed.change.objects
+    assert (obj.ref.namespace, obj.ref.name) == ("egress", "api-stripe-com")
+    assert obj.desired["spec"]["hosts"] == ["api.stripe.com"]
+    assert obj.desired["spec"]["http"][0]["route"] == [{"destination": {"host": "api.stripe.com"}}]
