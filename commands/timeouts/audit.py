@@ -2,10 +2,13 @@
 runs the audit; the last audit's findings are kept per cluster for `timeouts fix`.
 
 Reading is split from judging so `timeouts set` runs the very same rules on a proposed
-route that the audit runs on live ones. Every source is read whole, once: all
-VirtualServices (a path crosses namespaces), all annotated workloads, one PromQL query
-for the call graph and one for every service's p99. Prometheus being down or absent
-does not stop the audit: the config checks still run and a note says what was skipped.
+route that the audit runs on live ones (`Facts.with_objects`: the routes Envoy would get
+after the change, delegates merged again). Every source is read whole, once: all
+VirtualServices (a path crosses namespaces), ServiceEntries (their hosts are real
+destinations), Gateways and the pod labels of the workloads calls come from (to tell
+a gateway hop from a sidecar one), all annotated workloads, one PromQL query for the
+call graph and one for every service's p99. Prometheus being down or absent does not
+stop the audit: the config checks still run and a note says what was skipped.
 """
 
 from __future__ import annotations

@@ -4,15 +4,25 @@ Each hop's retries multiply the work of every hop below it: a request that fails
 the bottom of frontend → checkout → payments with Istio's default 2 retries on each
 hop is tried 3 x 3 = 9 times at payments (27 with the ingress hop). No single
 VirtualService shows this; only the call graph does. The graph comes from
-`istio_requests_total` source → destination edges (one query), a hop's factor is
-`attempts + 1` of the route its caller uses (explicit, or Istio's default of 2 where
-the route sets no policy, or where the service has no VirtualService at all), and a
-path whose product is above the threshold (default 8x) is a finding naming the path.
+`istio_requests_total` source → destination edges (one query); a hop's factor is
+`attempts + 1` of the route the caller's Envoy runs for that destination:
+
+- from a service (a sidecar): the mesh routes forwarding to it (else those of a mesh
+  VirtualService for its host), or Istio's default where there is none;
+- from a gateway workload: the routes bound to the Gateway(s) that select it and that
+  forward to the destination (commands/timeouts/gateways.py) — `attempts: 0`
+  there is honoured, and mesh routes never count for that hop;
+- from a workload no Gateway selects: like a sidecar.
+
+Istio's default retries only fire on connection failures, refused streams and gRPC
+UNAVAILABLE/CANCELLED — exactly what an outage below produces — so they count fully.
+A path whose product is above the threshold (default 8x) is a finding naming the path.
 
 The suggested fix keeps retries where the failure is (the innermost hop) and turns
 them off on the outer hops, outermost first, until the product fits; it then lowers
-the innermost hop's attempts if that is still not enough. Hops from gateways or
-callers outside the mesh count, but are not edited (their routes are not the mesh's).
+the innermost hop's attempts if that is still not enough. Gateway hops count but are
+not edited (the gateway's routes are the edge team's), and each edit is written where
+the retries live (a delegate route's inherited retries on its root).
 """
 
 from __future__ import annotations

@@ -255,11 +255,14 @@ def register(registry: Registry) -> None:
                 positionals=(Param("scope", "`all` namespaces (the default)", choices=("all",)),),
                 options=(Param("namespace", "only this namespace", placeholder="NS"), CLUSTER),
                 details=(
-                    "Per HTTP route: retries without a timeout, retries that cannot fit "
-                    "((attempts+1) x perTryTimeout ≤ timeout), mesh timeout not above the "
-                    "app's, timeouts below the observed p99; per call path: stacked retries "
-                    "beyond the amplification threshold. Each finding has a stable id for "
-                    "`timeouts fix`."
+                    "Reads VirtualServices as Istio merges them (delegates into their roots, "
+                    "gateway-bound routes apart from mesh ones, no check of redirect or "
+                    "directResponse routes). Per HTTP route: no timeout (info unless it "
+                    "matters), perTryTimeout that never fires or is never retried, retries that "
+                    "cannot fit ((attempts+1) x perTryTimeout ≤ timeout), mesh timeout not "
+                    "above the app's, timeouts below the observed p99; per call path: stacked "
+                    "retries beyond the amplification threshold. Each finding has a stable id "
+                    "and a fix line (`timeouts fix ID` when the bot can apply it)."
                 ),
             ),
             CommandSpec(
