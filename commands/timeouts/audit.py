@@ -17,6 +17,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from commands.core.errors import MetricsUnavailable, PortError
@@ -68,6 +69,15 @@ class Facts:
     entries: dict[str, str] = field(default_factory=dict)  # ServiceEntry host → its namespace
     gateways: GatewayIndex = field(default_factory=GatewayIndex)
 
+    @cached_property
+    def _callers(self) -> dict[str, set[str]]:
+        """Destination → the services calling it (one pass over the edges)."""
+        found: dict[str, set[str]] = {}
+        for edge in self.edges or ():
+            if edge.source_is_service:
+                found.setdefault(edge.destination, set()).add(edge.source)
+        return found
+
     @property
     def registry(self) -> Registry:
         return Registry(frozenset(r.host for r in self.services), frozenset(self.entries))
@@ -78,9 +88,7 @@ class Facts:
             return DestinationFacts(host, None, p99_ms=p99, from_gateway=True)
         if self.edges is None:
             return DestinationFacts(host, None, p99_ms=p99, traffic_known=False)
-        callers = sorted(
-            {e.source for e in self.edges if e.destination == host and e.source_is_service}
-        )
+        callers = sorted(self._callers.get(host, ()))
         known = [self.apps[c] for c in callers if c in self.apps]
         unknown = tuple(c.removesuffix(".svc.cluster.local") for c in callers if c not in self.apps)
         app = min(known, key=lambda a: a.ms) if known else None

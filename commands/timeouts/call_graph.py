@@ -65,15 +65,52 @@ class Hop:
         return self.route is not None and self.route.retries is not None
 
 
-def hop_for(edge: Edge, routes: Sequence[Route], index: GatewayIndex | None = None) -> Hop:
+class RouteIndex:
+    """The routes a hop can run, looked up by destination and host (built once per
+    audit: a large graph has thousands of paths over the same edges)."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.mesh_to: dict[str, list[Route]] = defaultdict(list)
+        self.mesh_host: dict[str, list[Route]] = defaultdict(list)
+        self.mesh_wildcards: list[tuple[str, Route]] = []
+        self.gateway_to: dict[str, list[Route]] = defaultdict(list)
+        for route in routes:
+            if not route.forwards or route.unused is not None:
+                continue
+            if route.mesh:
+                for destination in route.destinations:
+                    self.mesh_to[destination].append(route)
+                for host in route.hosts:
+                    if host in route.hidden_hosts:
+                        continue
+                    if "*" in host:
+                        self.mesh_wildcards.append((host, route))
+                    else:
+                        self.mesh_host[host].append(route)
+            if route.gateways:
+                for destination in route.destinations:
+                    self.gateway_to[destination].append(route)
+
+    def mesh(self, destination: str) -> list[Route]:
+        found = self.mesh_to.get(destination) or self.mesh_host.get(destination)
+        if found:
+            return found
+        return [r for h, r in self.mesh_wildcards if host_matches(h, destination)]
+
+
+def hop_for(
+    edge: Edge, routes: Sequence[Route] | RouteIndex, index: GatewayIndex | None = None
+) -> Hop:
     """The retries of one edge, from the route the caller's Envoy uses for it."""
+    table = routes if isinstance(routes, RouteIndex) else RouteIndex(routes)
     if edge.source_is_service:
-        return _mesh_hop(edge, routes)
+        return _mesh_hop(edge, table)
     gateways = (index or GatewayIndex()).gateways_of(edge.source)
     namespace = edge.source.split("/", 1)[0]
+    bound = table.gateway_to.get(edge.destination, [])
     if gateways:
         names = ", ".join(g.key for g in gateways)
-        found = gateway_routes(gateways, namespace, edge.destination, routes)
+        found = gateway_routes(gateways, namespace, edge.destination, bound)
         if not found:
             how = (
                 f"gateway {names}: no route bound to it forwards to {short(edge.destination)}; "
@@ -82,21 +119,16 @@ def hop_for(edge: Edge, routes: Sequence[Route], index: GatewayIndex | None = No
             return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, False, how)
         return _worst(edge, found, False, f"via gateway {names}")
     if gateways is None:  # the workload's labels are unknown: is it a gateway?
-        found = any_gateway_routes(edge.destination, routes)
+        found = any_gateway_routes(edge.destination, bound)
         if found:
             return _worst(edge, found, False, "assumed a gateway (its Gateway is unknown)")
         how = f"a workload outside the known services: {DEFAULT_HOW} assumed"
         return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, False, how)
-    return _mesh_hop(edge, routes)  # a workload no Gateway selects: a sidecar client
+    return _mesh_hop(edge, table)  # a workload no Gateway selects: a sidecar client
 
 
-def _mesh_hop(edge: Edge, routes: Sequence[Route]) -> Hop:
-    usable = [r for r in routes if r.mesh and r.forwards and r.unused is None]
-    found = [r for r in usable if edge.destination in r.destinations] or [
-        r
-        for r in usable
-        if any(host_matches(h, edge.destination) for h in r.hosts if h not in r.hidden_hosts)
-    ]
+def _mesh_hop(edge: Edge, table: RouteIndex) -> Hop:
+    found = table.mesh(edge.destination)
     if not found:
         how = f"no VirtualService: {DEFAULT_HOW}"
         return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, True, how)
@@ -169,8 +201,10 @@ def amplification_findings(
     """Findings for paths above the threshold (worst first, capped), and notes."""
     scored: list[tuple[int, list[Hop]]] = []
     seen_keys: set[tuple[str, ...]] = set()
+    table = RouteIndex(routes)
+    hop_of: dict[Edge, Hop] = {}
     for path in paths(edges):
-        hops = [hop_for(e, routes, index) for e in path]
+        hops = [hop_of.get(e) or hop_of.setdefault(e, hop_for(e, table, index)) for e in path]
         product = 1
         for hop in hops:
             product *= hop.factor

@@ -14,6 +14,7 @@ value that slipped past an old CRD instead of silently treating it as unset.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -110,7 +111,12 @@ class RouteDuration:
 def read_route_duration(raw: object) -> RouteDuration:
     if raw is None or raw == "":
         return RouteDuration(None)
-    text = str(raw)
+    return _read(str(raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(text: str) -> RouteDuration:
+    """A large mesh repeats a handful of durations thousands of times."""
     try:
         return RouteDuration(parse_duration(text))
     except DurationError as exc:

@@ -11,25 +11,16 @@ Gateways resolve to `namespace/name` (`gw` → `<vs ns>/gw`, `./gw` likewise, th
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 MESH = "mesh"
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def resolve_host(host: str, namespace: str) -> str:
     """A host of a VirtualService in `namespace`, as Istio resolves it."""
     name = host.strip().lower()
-    if not name or name == "*" or _is_ip(name) or "." in name:
+    if not name or name == "*" or "." in name or ":" in name:  # IPv4 has dots, IPv6 colons
         return name
     return f"{name}.{namespace}.{CLUSTER_DOMAIN}"
 

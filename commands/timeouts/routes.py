@@ -144,10 +144,10 @@ def _route(merged: MergedRoute) -> Route:
         proxies=proxies,
         timeout_ms=timeout.ms,
         retries=retries,
-        raw=copy.deepcopy(merged.raw),
+        raw=merged.raw,  # as listed: never changed in place (edits copy the object first)
         action=_action(spec),
         root=merged.root,
-        root_raw=copy.deepcopy(merged.root_raw),
+        root_raw=merged.root_raw,
         timeout_from=source("timeout"),
         retries_from=source("retries"),
         problems=tuple(problems),
