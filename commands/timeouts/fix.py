@@ -103,6 +103,13 @@ def find_route(host: str, routes: Sequence[Route], wanted: str | None) -> Route 
             f"`route={wanted}` matches several routes of {short(host)}: {_listing(picked)}"
         )
     if not candidates:
+        others = routes_for_host(routes, host)
+        if others:
+            raise Refused(
+                f"the routes for {short(host)} ({', '.join(r.label for r in others)}) answer "
+                "with a redirect or a direct response: no request reaches an upstream, so a "
+                "timeout or retries there would have no effect"
+            )
         return None
     if len(candidates) == 1:
         return candidates[0]

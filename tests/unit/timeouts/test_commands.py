@@ -398,3 +398,14 @@ def test_set_for_a_service_entry_host_uses_it_as_written() -> None:
     assert (obj.ref.namespace, obj.ref.name) == ("egress", "api-stripe-com")
     assert obj.desired["spec"]["hosts"] == ["api.stripe.com"]
     assert obj.desired["spec"]["http"][0]["route"] == [{"destination": {"host": "api.stripe.com"}}]
+
+
+def test_set_refuses_a_host_whose_routes_have_no_upstream() -> None:
+    cluster, services = _seed()
+    moved = vs("old-shop", "shop", "old-shop", routes=[{"redirect": {"authority": "shop"}}])
+    cluster.add(moved)
+    cluster.records.append(ServiceRecord("shop", "old-shop", {"app": "old-shop"}))
+    result = _run(services, "timeouts set service=old-shop.shop timeout=2s")
+    assert isinstance(result, UsageError), result
+    assert "answer with a redirect or a direct response" in result.problem
+    assert cluster.writes == []
