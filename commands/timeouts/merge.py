@@ -27,6 +27,7 @@ from typing import Any
 
 from commands.timeouts.istio import MESH, exported_to, resolve_gateway, resolve_host
 from commands.timeouts.model import RouteRef
+from commands.timeouts.shape import http_route, mapping, strings
 
 JSON = Any
 INHERITED = (
@@ -96,23 +97,26 @@ class Merged:
 
 
 def read_virtual_service(obj: JSON) -> VirtualService:
-    meta = obj.get("metadata") or {}
+    meta = mapping(obj.get("metadata"))
     namespace = str(meta.get("namespace") or "default")
-    spec = obj.get("spec") or {}
-    raw_http = tuple(h if isinstance(h, dict) else {} for h in spec.get("http") or [])
-    gateways = tuple(resolve_gateway(str(g), namespace) for g in spec.get("gateways") or [])
+    spec = mapping(obj.get("spec"))
+    listed = spec.get("http")
+    raw_http = tuple(  # one entry per route as written, so indexes match the object
+        h if isinstance(h, dict) else {} for h in (listed if isinstance(listed, list) else [])
+    )
+    gateways = tuple(resolve_gateway(g, namespace) for g in strings(spec.get("gateways")))
     return VirtualService(
         api_version=str(obj.get("apiVersion") or ""),
         namespace=namespace,
         name=str(meta.get("name") or "?"),
-        hosts=tuple(resolve_host(str(h), namespace) for h in spec.get("hosts") or []),
+        hosts=tuple(resolve_host(h, namespace) for h in strings(spec.get("hosts"))),
         gateways=gateways or (MESH,),
-        export_to=tuple(str(e) for e in spec.get("exportTo") or []),
+        export_to=tuple(strings(spec.get("exportTo"))),
         created=str(meta.get("creationTimestamp") or ""),
-        http=tuple(_resolved(h, namespace) for h in raw_http),
+        http=tuple(_resolved(http_route(h), namespace) for h in raw_http),
         raw_http=raw_http,
-        tcp=len(spec.get("tcp") or []),
-        tls=len(spec.get("tls") or []),
+        tcp=len(spec["tcp"]) if isinstance(spec.get("tcp"), list) else 0,
+        tls=len(spec["tls"]) if isinstance(spec.get("tls"), list) else 0,
     )
 
 

@@ -29,6 +29,7 @@ from commands.timeouts.istio import MESH, half_qualified
 from commands.timeouts.merge import Merged, MergedRoute, VirtualService, merge
 from commands.timeouts.model import Action, RetrySpec, Route, RouteEdit
 from commands.timeouts.policy import DEFAULT_ATTEMPTS
+from commands.timeouts.shape import mapping, whole
 
 JSON = Any
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshbot"}
@@ -64,7 +65,7 @@ def _action(spec: JSON) -> Action:
 def _destinations(spec: JSON) -> tuple[str, ...]:
     targets = [t for t in spec.get("route") or [] if isinstance(t, dict)]
     if len(targets) > 1:
-        targets = [t for t in targets if int(t.get("weight") or 0) != 0] or targets
+        targets = [t for t in targets if (whole(t.get("weight")) or 0) != 0] or targets
     hosts = [str((t.get("destination") or {}).get("host") or "") for t in targets]
     return tuple(dict.fromkeys(h for h in hosts if h))
 
@@ -103,15 +104,15 @@ def _retries(raw: Any, problems: list[str]) -> RetrySpec | None:
         problems.append(f"retries.perTryTimeout: {per_try.problem}")
     retry_on = block.get("retryOn")
     return RetrySpec(
-        attempts=int(block.get("attempts") or 0),
+        attempts=whole(block.get("attempts")) or 0,
         per_try_ms=per_try.ms,
         retry_on=str(retry_on) if retry_on else None,
     )
 
 
 def _fault_delay(spec: JSON) -> int | None:
-    delay = ((spec.get("fault") or {}).get("delay") or {}).get("fixedDelay")
-    return read_route_duration(delay).ms if delay else None
+    delay = mapping(mapping(spec.get("fault")).get("delay")).get("fixedDelay")
+    return read_route_duration(delay).ms if isinstance(delay, str) else None
 
 
 def _route(merged: MergedRoute) -> Route:
