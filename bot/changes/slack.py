@@ -18,6 +18,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.changes.diffpost import post_whole_diff
 from bot.changes.render import (
     APPROVE,
     REJECT,
@@ -88,9 +89,12 @@ def deliver_proposed(reply: Reply, result: Result) -> None:
     posted = post(reply.client, channel, proposal_message(change))
     ts = str(posted.get("ts", ""))
     if ts:
-        Pipeline(reply.runtime.services).attach_message(
-            change, str(posted.get("channel", channel)), ts
-        )
+        where = str(posted.get("channel", channel))
+        Pipeline(reply.runtime.services).attach_message(change, where, ts)
+        try:
+            post_whole_diff(reply.client, where, ts, change)
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not post the diff of %s in its thread: %s", change.id, exc)
     respond_with(
         reply.respond,
         acted_message(_posted(change.id, "posted for approval in this channel")),

@@ -180,7 +180,7 @@ def test_propose_approve_apply_and_roll_back_in_slack(
     )
     change = Proposed(bot, slack_emulator)
     assert "update PeerAuthentication shop/default" in texts(change.message)
-    assert '~ spec.mtls.mode: "STRICT" → "PERMISSIVE"' in texts(change.message)
+    assert "~ spec.mtls.mode: STRICT → PERMISSIVE" in texts(change.message)
     assert set(buttons(change.message)) == {"change_approve", "change_reject"}
     assert mode(shop_server) == "STRICT"
 
@@ -326,7 +326,7 @@ def test_drift_is_refused_at_apply_and_says_what_changed(
     change.click("change_approve", "U_BOB")
     parent = change.wait_state("failed")
     assert "refused as drift" in texts(parent)
-    assert '~ spec.mtls.mode: "STRICT" → "DISABLE"' in texts(parent)
+    assert "~ spec.mtls.mode: STRICT → DISABLE" in texts(parent)
     assert mode(shop_server) == "DISABLE"
     assert buttons(parent) == {}  # nothing written, nothing to roll back
 

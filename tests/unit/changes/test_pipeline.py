@@ -128,7 +128,7 @@ def test_propose_stores_a_change_with_diff_and_announces_it(cluster, clock, noti
     assert change.state is ChangeState.PROPOSED
     assert change.diff == (
         f"update PeerAuthentication shop/default ({API})",
-        '    ~ spec.mtls.mode: "PERMISSIVE" → "STRICT"',
+        "    ~ spec.mtls.mode: PERMISSIVE → STRICT",
     )
     assert change.expires_at == clock.now() + 3600
     assert notifier.names() == ["proposed"]
@@ -320,7 +320,7 @@ def test_drift_between_proposal_and_apply_is_refused_and_said(cluster, clock, no
     acted = p.approve(change.id, BOB)
     assert acted.change is not None and acted.change.state is ChangeState.FAILED
     assert "drift" in acted.change.reason
-    assert '~ spec.mtls.mode: "PERMISSIVE" → "DISABLE"' in acted.change.reason
+    assert "~ spec.mtls.mode: PERMISSIVE → DISABLE" in acted.change.reason
     assert cluster.live(ref())["spec"]["mtls"]["mode"] == "DISABLE"
     assert cluster.writes == []
 
