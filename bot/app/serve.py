@@ -55,7 +55,7 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
 
     from bot.app.health import BackgroundServer, health_app
     from bot.app.slack import build_app
-    from bot.slack.serve import SocketModeConnection, slack_wsgi
+    from bot.slack.serve import MAX_BODY_BYTES, SocketModeConnection, slack_wsgi
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,10 +71,11 @@ def _serve(settings: Settings, http: bool, host: str | None, port: int | None) -
         if http:
             conf = settings.file.http
             slack_server = BackgroundServer(
-                slack_wsgi(app, runtime.acks),
+                slack_wsgi(app, runtime),
                 host or conf.host,
                 port if port is not None else conf.port,
                 threads=conf.threads,
+                max_body=MAX_BODY_BYTES,
             )
             connected = lambda: True  # noqa: E731  auth.test passed when the app was built
         else:
