@@ -277,6 +277,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 options=(
                     Param(
                         "service",
@@ -308,6 +309,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 positionals=(
                     Param(
                         "id", "a finding id from the audit", required=True, placeholder="FINDING_ID"
