@@ -7,7 +7,9 @@ every start that the token from the environment is unused (we hand it a client),
 Bolt wrote the whole body of every request that failed verification — an attacker
 could write into the logs. Here:
 
-- httpx, httpcore and APScheduler log warnings and errors only;
+- httpx, httpcore and APScheduler log warnings and errors only; slack_sdk's Web API
+  client logs nothing (it logged an ERROR per attempt even when its retry then
+  succeeded; a call that finally fails raises, and meshbot says so once);
 - Bolt's request-verification logger is silenced (the front refuses unsigned requests
   before Bolt sees them, with its own line that never carries the body), and its
   warning about the unused environment token is dropped;
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 
 QUIET = ("httpx", "httpcore", "apscheduler")
+SILENT = ("slack_sdk.web.base_client",)
 FLOODS = {
     "waitress.queue": 1,
     "apscheduler.executors.default": 1,
@@ -78,6 +81,8 @@ class _Drop(logging.Filter):
 def quiet_libraries() -> None:
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in SILENT:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     for name, burst in FLOODS.items():
         logger = logging.getLogger(name)
         for old in [f for f in logger.filters if isinstance(f, Throttle)]:

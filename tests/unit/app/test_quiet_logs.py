@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app.quiet_logs import BOLT_TOKEN_UNUSED, FLOODS, QUIET, Throttle, quiet_libraries
+from bot.app.quiet_logs import (
+    BOLT_TOKEN_UNUSED,
+    FLOODS,
+    QUIET,
+    SILENT,
+    Throttle,
+    quiet_libraries,
+)
 
 
 class Clock:
@@ -38,7 +45,7 @@ def lines() -> Iterator[Lines]:
     yield handler
     root.removeHandler(handler)
     root.setLevel(level)
-    for name in (*QUIET, *FLOODS, "slack_bolt.RequestVerification", "slack_bolt.App"):
+    for name in (*QUIET, *SILENT, *FLOODS, "slack_bolt.RequestVerification", "slack_bolt.App"):
         logger = logging.getLogger(name)
         logger.filters.clear()
         logger.setLevel(logging.NOTSET)
