@@ -119,7 +119,11 @@ class _RefusalTask(ErrorTask):  # type: ignore[misc]
     def execute(self) -> None:
         error = self.request.error
         peer = self.channel.addr[0] if self.channel.addr else "?"
-        log.warning("refused %d from %s: %s", error.code, peer, str(error.body)[:200])
+        if error.code == 413:
+            why = f"body larger than {self.channel.adj.max_request_body_size - 1} bytes"
+        else:
+            why = f"{error.reason}: {str(error.body)[:200]}"
+        log.warning("refused %d from %s: %s", error.code, peer, why)
         super().execute()
 
 
