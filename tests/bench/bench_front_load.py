@@ -13,12 +13,14 @@ which sends open-loop â€” request i leaves at i / rate whatever the answers do â
 bot shows up as latency and errors, not as a lower rate. One request in five is a click
 on a live proposal's Approve / Reject by someone whose role refuses it (each must reach
 the audit stream); the rest are `/mesh help`, `version`, `change ID`, `history`. Each
-request has its own response_url, so "every answer delivered" is exact: one post per URL.
-meshbot's resident memory is sampled every second, and its log lines are counted.
+request has its own response_url, so "every answer delivered" is exact: one post per URL,
+and the time from request to answer is measured. meshbot's resident memory is sampled
+every second, and its log lines are counted.
 
 `--compare-with REV` runs the same load, in the same run, against meshbot as it was at
 git revision REV (exported with `git archive`): the log volume and memory figures side
-by side, and what that version got wrong (no audit of role refusals).
+by side, and what that version got wrong (no audit of role refusals; answers minutes
+late under steady load, the work queue growing without end).
 """
 
 from __future__ import annotations
@@ -100,8 +102,12 @@ def emulator_process(urls_needed: int, out: Connection, control: Connection) -> 
             request = control.recv()
             if request == "stop":
                 return
-            if request == "answers":
-                control.send(dict(Counter(r.url_id for r in emulator.responses())))
+            if request == "answers":  # url id -> (posts, time of the first)
+                answers: dict[str, tuple[int, float]] = {}
+                for r in emulator.responses():
+                    count, first = answers.get(r.url_id, (0, r.at))
+                    answers[r.url_id] = (count + 1, min(first, r.at))
+                control.send(answers)
             elif request == "proposal":
                 control.send(_proposal(emulator))
             elif request == "calls":
@@ -133,7 +139,7 @@ class Request:
 
 
 def load_process(target: str, plan: list[Request], rate: float, out: Connection) -> None:
-    results: list[tuple[str, int, float]] = []
+    results: list[tuple[str, int, float, str, float]] = []
     lock = threading.Lock()
     client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64))
 
@@ -152,13 +158,15 @@ def load_process(target: str, plan: list[Request], rate: float, out: Connection)
                 response_url=request.url,
             )
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
-        started = time.perf_counter()
+        sent_at, started = time.time(), time.perf_counter()
         try:
             status = client.post(target, content=body, headers=headers).status_code
         except httpx.HTTPError:
             status = 0
+        elapsed = time.perf_counter() - started
+        url_id = request.url.rstrip("/").rsplit("/", 1)[-1]
         with lock:
-            results.append((request.kind, status, time.perf_counter() - started))
+            results.append((request.kind, status, elapsed, url_id, sent_at))
 
     start = time.perf_counter() + 0.2
     with ThreadPoolExecutor(64) as pool:
@@ -181,6 +189,7 @@ class Figures:
     elapsed_s: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
     ack_ms: dict[str, float] = field(default_factory=dict)
+    answer_ms: dict[str, float] = field(default_factory=dict)
     answered_once: int = 0
     unanswered: int = 0
     answered_twice: int = 0
@@ -339,9 +348,9 @@ def _load(
     load.join()
     figures.log_lines_during_load = _count_lines(log_path) - lines_before
     figures.sent = len(results)
-    figures.statuses = Counter(status for _, status, _ in results)
+    figures.statuses = Counter(status for _, status, _, _, _ in results)
     for kind in ("command", "click"):
-        ms = sorted(1000 * t for k, _, t in results if k == kind)
+        ms = sorted(1000 * t for k, _, t, _, _ in results if k == kind)
         figures.ack_ms[f"{kind} p50"] = ms[len(ms) // 2]
         figures.ack_ms[f"{kind} p99"] = ms[max(0, int(len(ms) * 0.99) - 1)]
         figures.ack_ms[f"{kind} max"] = ms[-1]
@@ -349,14 +358,26 @@ def _load(
     deadline = time.monotonic() + 60
     while True:
         answers = _ask(control, "answers")
-        if all(answers.get(u, 0) >= 1 for u in wanted) or time.monotonic() > deadline:
+        if all(u in answers for u in wanted) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     stop_sampling.set()
     figures.rss_mib = samples
-    figures.answered_once = sum(answers.get(u, 0) == 1 for u in wanted)
-    figures.unanswered = sum(answers.get(u, 0) == 0 for u in wanted)
-    figures.answered_twice = sum(answers.get(u, 0) > 1 for u in wanted)
+    posts = {u: answers.get(u, (0, 0.0))[0] for u in wanted}
+    figures.answered_once = sum(n == 1 for n in posts.values())
+    figures.unanswered = sum(n == 0 for n in posts.values())
+    figures.answered_twice = sum(n > 1 for n in posts.values())
+    delays = sorted(
+        1000 * (answers[url_id][1] - sent_at)
+        for _, _, _, url_id, sent_at in results
+        if url_id in answers
+    )
+    if delays:
+        figures.answer_ms = {
+            "p50": delays[len(delays) // 2],
+            "p99": delays[max(0, int(len(delays) * 0.99) - 1)],
+            "max": delays[-1],
+        }
     figures.refusals_audited = _refusals(prefix, change_id)
     figures.slack_calls = _ask(control, "calls")
 
@@ -448,13 +469,15 @@ def report(f: Figures, rate: float, duration: float) -> list[str]:
     print("  ack ms: " + ", ".join(f"{k} {v:.0f}" for k, v in f.ack_ms.items()))
     print(
         f"answers: {f.answered_once} delivered once, {f.unanswered} missing, "
-        f"{f.answered_twice} delivered twice"
+        f"{f.answered_twice} delivered twice; request to answer ms: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in f.answer_ms.items())
     )
     print(f"audit: {f.refusals_audited} refusals recorded for {f.clicks} refused clicks")
     if rss:
         print(
             f"RSS MiB: at 10 s {settled:.1f}, end {rss[-1]:.1f}, max {max(rss):.1f} "
-            f"({growth:+.1f} after warm-up, {len(rss)} samples)"
+            f"({growth:+.1f} after warm-up, {len(rss)} samples); every 10 s: "
+            + " ".join(f"{v:.0f}" for v in rss[::10])
         )
     per_minute = f.log_lines_during_load / (f.elapsed_s / 60)
     print(
@@ -466,6 +489,10 @@ def report(f: Figures, rate: float, duration: float) -> list[str]:
         problems.append(f"{errors} requests did not get 200")
     if f.unanswered or f.answered_twice:
         problems.append("not every request was answered exactly once")
+    if max(f.ack_ms.values(), default=0) > 3000:
+        problems.append("an ack took longer than Slack's 3 s")
+    if f.answer_ms.get("p99", 0) > 3000:
+        problems.append(f"answers came late (p99 {f.answer_ms['p99'] / 1000:.1f} s)")
     if f.refusals_audited != f.clicks:
         problems.append("the audit does not hold every refused click")
     if growth > 20:
@@ -505,7 +532,8 @@ def main() -> None:
         + (
             "; ".join(problems)
             if problems
-            else "0 errors, every answer delivered once, every refusal audited, memory flat"
+            else "0 errors, acks within 3 s, every answer delivered once and within 3 s, "
+            "every refusal audited, memory flat"
         )
     )
     if problems:
