@@ -59,6 +59,7 @@ class Denied(Result):
 
     reason: str
     needed_role: Role | None = None
+    by: str = ""  # which rule refused: "role", "channel" (audited; see commands.core.refusals)
 
 
 @dataclass(frozen=True)

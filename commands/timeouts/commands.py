@@ -272,6 +272,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 options=(
                     Param(
                         "service",
@@ -303,6 +304,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 positionals=(
                     Param(
                         "id", "a finding id from the audit", required=True, placeholder="FINDING_ID"

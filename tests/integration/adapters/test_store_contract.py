@@ -56,9 +56,11 @@ def test_compare_and_set_under_20_threads_has_exactly_one_winner(store: RedisSto
 
 
 def test_compare_and_set_from_absent(store: RedisStore) -> None:
-    assert store.compare_and_set("new", None, {"v": 1}) is True
+    assert store.compare_and_set("new", None, {"v": 1}, ttl_s=30) is True
     assert store.compare_and_set("new", None, {"v": 2}) is False
     assert store.get("new") == {"v": 1}
+    left = store.ttl("new")
+    assert left is not None and 0 < left <= 30
 
 
 def test_update_loses_no_increment_under_contention(store: RedisStore) -> None:

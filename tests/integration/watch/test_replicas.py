@@ -115,7 +115,7 @@ def test_with_redis_unreachable_no_replica_runs_the_watchers(
     replicas: Callable[[Settings, int], list[tuple[Runtime, WatcherScheduler]]],
 ) -> None:
     settings = meshbot_settings_factory(
-        "redis://127.0.0.1:1/0", watch_yaml("http://127.0.0.1:1", lease_ttl_s=1)
+        "redis://127.0.0.1:1/0", watch_yaml("http://127.0.0.1:1", lease_ttl_s=3)
     )
     running = replicas(settings, 2)
     time.sleep(2.5)
