@@ -24,7 +24,6 @@ from bot.slack.render import MAX_BLOCKS, SlackMessage, chunk_lines
 from commands.changes.hooks import ChangeEvent
 from commands.changes.machine import ROLLBACK_FROM
 from commands.changes.model import (
-    ActionOutcome,
     Change,
     ChangeActed,
     ChangeState,
@@ -32,6 +31,7 @@ from commands.changes.model import (
     GateStatus,
     History,
 )
+from commands.core.model import ActionOutcome
 
 APPROVE = "change_approve"
 REJECT = "change_reject"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from commands.changes.machine import ROLLBACK_FROM
-from commands.changes.model import ActionOutcome, Change, ChangeState
+from commands.changes.model import Change, ChangeState
 from commands.changes.pipeline import Pipeline
-from commands.core.model import Caller, Role
+from commands.core.model import ActionOutcome, Caller, Role
 from commands.core.ports import Services
 
 

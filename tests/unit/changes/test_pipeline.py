@@ -9,7 +9,6 @@ import pytest
 from commands.changes.hooks import ChangeHooks, PipelineSettings, Verdict, VerdictOutcome
 from commands.changes.machine import PolicyRule, is_change_id
 from commands.changes.model import (
-    ActionOutcome,
     ApprovalPolicy,
     Change,
     ChangeProposed,
@@ -22,7 +21,7 @@ from commands.changes.model import (
 )
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import StoreUnavailable
-from commands.core.model import Caller, Failure, Role, Text
+from commands.core.model import ActionOutcome, Caller, Failure, Role, Text
 from commands.core.ports import Services
 from tests.unit.changes.fakes import (
     MovingClock,
