@@ -11,7 +11,7 @@ stage lives in its own module, all moving records through one `Ledger`:
     proposing     read the live objects, dry-run, store, supersede older proposals
     deciding      approve (the last approval applies) / reject / expire
     applying      claim approved → applying once, write under guard, record or undo
-    baking        the sweeper's due work: expiry and bake-window verdicts
+    due           what the clock makes due (the sweeper): expiry, bake-window verdicts
     rolling_back  restore what a change wrote, refused on drift
     ledger        the one way a record moves: atomic transition, audit, notifiers
     records       where change records, the index and the active set live
@@ -19,7 +19,7 @@ stage lives in its own module, all moving records through one `Ledger`:
 
 from __future__ import annotations
 
-from commands.changes import applying, baking, deciding, proposing, rolling_back
+from commands.changes import applying, deciding, due, proposing, rolling_back
 from commands.changes.hooks import ChangesKit
 from commands.changes.ledger import Ledger
 from commands.changes.machine import attach_message
@@ -78,7 +78,7 @@ class Pipeline:
     def run_due(self) -> int:
         """Expire stale proposals and run due bake checks in every cluster; returns how many
         changes moved. Called on a timer by the runtime (bot.changes.sweeper)."""
-        return baking.run_due(self.ledger)
+        return due.run_due(self.ledger)
 
     def rollback(self, change_id: str, caller: Caller, reason: str = "") -> ChangeActed:
         """Restore every object the change wrote to its `before` snapshot.
