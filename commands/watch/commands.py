@@ -16,11 +16,11 @@ from typing import Any
 from commands.core.errors import PortError
 from commands.core.model import Failure, Result, Role
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.watch import actions
 from commands.watch.queries import Baseline
 from commands.watch.rules import RuleSpec
 
 SUMMARY_KEY = "watch:summary"
-INDEX_KEY = "alerts:active"
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ def _status(ctx: Context, args: Args) -> Result:
 
 
 def register(registry: Registry) -> None:
+    """`watch status`, and the alert actions (commands.watch.actions)."""
+    actions.register(registry)
     registry.register(
         CommandSpec(
             "watch status",
