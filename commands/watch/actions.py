@@ -26,6 +26,7 @@ from commands.core.model import ActionOutcome, Caller, Refusal, Result, Role
 from commands.core.ports import Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.watch.alerts import (
+    BLIND_RULE,
     Alert,
     Group,
     acknowledge,
@@ -38,6 +39,9 @@ from commands.watch.store import AlertStore
 
 ALERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SILENCES = {"1h": 3600.0, "4h": 4 * 3600.0}
+BLIND = Refusal(
+    "This is a 'watcher blind' notice, not an alert: it resolves by itself when data returns."
+)
 NOTHING_LEFT = "Nothing to do: every alert of this group is already handled."
 GROUP_GONE = "This alert group is no longer known (it expired)."
 
@@ -106,7 +110,7 @@ def _change_one(
     caller: Caller,
 ) -> AlertActed:
     alerts = AlertStore(services.store)
-    outcome = alerts.change(target, lambda a: _shown(change(a)))
+    outcome = alerts.change(target, lambda a: _shown(change(a) if a.rule != BLIND_RULE else BLIND))
     if isinstance(outcome, Refusal):
         return AlertActed(action, target, outcome.outcome, outcome.message)
     problem = _audit(services, outcome, action, caller.user_id)

@@ -131,6 +131,16 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
             what="silence edit",
         )
         assert store.ttl(f"silence:{_fp(store, silence_id)}", cluster="prod") is not None
+        # the same commands typed: the answer to the typer, the message edited for everyone
+        typed = bot.answer(bot.slash(f"alert ack {silence_id}", channel_id=CHANNEL))
+        assert typed["response_type"] == "ephemeral"
+        assert "Acknowledged the steal alert on node-c" in str(typed["text"])
+        wait_until(
+            lambda: (
+                "Acknowledged by <@U_ALICE>" in text_of(slack_emulator.message(CHANNEL, node.ts))
+            ),  # type: ignore[arg-type]
+            what="typed ack edit",
+        )
 
         # recovery: the message is edited in place and a short reply goes in the thread
         prometheus.simulator.inject({"service": "payments", "p99_factor": 1})

@@ -16,7 +16,7 @@ from commands.core.ports import Services
 from commands.core.registry import Registry
 from commands.watch import actions
 from commands.watch.actions import AlertActed
-from commands.watch.alerts import Alert, AlertState, Effect, Group, fire, new_alert
+from commands.watch.alerts import BLIND_RULE, Alert, AlertState, Effect, Group, fire, new_alert
 from commands.watch.store import AlertStore
 from tests.unit.changes.fakes import MovingClock, ObjectCluster, change_services
 from tests.unit.fakes import MemoryStore
@@ -145,6 +145,19 @@ def test_an_unknown_or_resolved_alert_is_refused_plainly() -> None:
     rig.firing("a2", "cart.shop.svc.cluster.local", state="resolved")
     resolved = acted(rig.run("alert silence a2 for=1h"))
     assert resolved.outcome is ActionOutcome.REFUSED and "already resolved" in resolved.message
+
+
+def test_a_watcher_blind_notice_is_not_an_alert_to_act_on() -> None:
+    rig = Rig()
+    now = rig.clock.now()
+    notice = fire(new_alert("b1", "prod", BLIND_RULE, "prod", "", now), now, None)
+    rig.alerts.update("prod", notice.fingerprint, lambda _: notice.to_json())
+    rig.alerts.remember("b1", "prod", notice.fingerprint)
+    for text in ("alert ack b1", "alert silence b1 for=1h"):
+        answer = acted(rig.run(text))
+        assert answer.outcome is ActionOutcome.REFUSED and "watcher blind" in answer.message
+    stored = rig.alerts.get("b1")
+    assert stored is not None and stored.state is AlertState.FIRING
 
 
 def test_a_storm_is_acknowledged_at_once_then_there_is_nothing_left() -> None:
