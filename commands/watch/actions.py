@@ -19,12 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from commands.changes.hooks import ChangesKit
 from commands.changes.recent import ChangeRef, PipelineRecentChanges
 from commands.core.errors import PortError
-from commands.core.model import ActionOutcome, Caller, Refusal, Result, Role
+from commands.core.model import ActionOutcome, Caller, Refusal, Result
 from commands.core.ports import Services
-from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.watch.alerts import (
     BLIND_RULE,
     Alert,
@@ -38,7 +36,6 @@ from commands.watch.alerts import (
 from commands.watch.store import AlertStore
 
 ALERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SILENCES = {"1h": 3600.0, "4h": 4 * 3600.0}
 BLIND = Refusal(
     "This is a 'watcher blind' notice, not an alert: it resolves by itself when data returns."
 )
@@ -283,94 +280,3 @@ def _state_text(alert: Alert) -> str:
         until = datetime.fromtimestamp(alert.silenced_until, UTC).strftime("%H:%M UTC")
         return f"silenced until {until}"
     return alert.state.value
-
-
-# ---- the commands ------------------------------------------------------------------------
-
-ID = Param(
-    "id",
-    "the alert's id (under the alert: alert `…`)",
-    required=True,
-    convert=alert_id,
-    placeholder="ID",
-)
-GROUP_ID = Param(
-    "id",
-    "the grouped message's id (under it: group `…`)",
-    required=True,
-    convert=alert_id,
-    placeholder="ID",
-)
-FOR = Param("for", "how long", required=True, choices=tuple(SILENCES))
-
-
-def _ack(ctx: Context, args: Args) -> Result:
-    return acknowledge_alert(ctx.services, ctx.caller, args.get("id"))
-
-
-def _silence(ctx: Context, args: Args) -> Result:
-    label = str(args.get("for"))
-    return silence_alert(ctx.services, ctx.caller, args.get("id"), SILENCES[label], label)
-
-
-def _rollback(ctx: Context, args: Args) -> Result:
-    return roll_back_cause(ctx.services, ctx.caller, args.get("id"))
-
-
-def _group_ack(ctx: Context, args: Args) -> Result:
-    return acknowledge_group(ctx.services, ctx.caller, args.get("id"))
-
-
-def _group_silence(ctx: Context, args: Args) -> Result:
-    label = str(args.get("for"))
-    return silence_group(ctx.services, ctx.caller, args.get("id"), SILENCES[label], label)
-
-
-def register(registry: Registry) -> None:
-    registry.register_all(
-        [
-            CommandSpec(
-                "alert ack",
-                "Acknowledge an alert: you are on it (stops the reminders)",
-                _ack,
-                role=Role.OPERATOR,
-                positionals=(ID,),
-            ),
-            CommandSpec(
-                "alert silence",
-                "Silence an alert (and new ones on the same subject) for 1 or 4 hours",
-                _silence,
-                role=Role.OPERATOR,
-                positionals=(ID,),
-                options=(FOR,),
-                details="The expiry is noted in the alert's thread.",
-            ),
-            CommandSpec(
-                "alert rollback",
-                "Roll back the meshbot change named as the alert's likely cause",
-                _rollback,
-                needs=(ChangesKit,),
-                role=Role.OPERATOR,
-                positionals=(ID,),
-                details=(
-                    "Runs the change's rollback through the change pipeline as you: its "
-                    "policy, drift check and audit apply. The outcome goes in the alert's thread."
-                ),
-            ),
-            CommandSpec(
-                "alert group ack",
-                "Acknowledge every alert of a storm's grouped message",
-                _group_ack,
-                role=Role.OPERATOR,
-                positionals=(GROUP_ID,),
-            ),
-            CommandSpec(
-                "alert group silence",
-                "Silence every alert of a storm's grouped message",
-                _group_silence,
-                role=Role.OPERATOR,
-                positionals=(GROUP_ID,),
-                options=(FOR,),
-            ),
-        ]
-    )

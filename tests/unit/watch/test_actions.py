@@ -14,7 +14,7 @@ from commands.changes.recent import ChangeRef
 from commands.core.model import ActionOutcome, Caller, Denied, Result, Role, UsageError
 from commands.core.ports import Services
 from commands.core.registry import Registry
-from commands.watch import actions
+from commands.watch import commands as watch_commands
 from commands.watch.actions import AlertActed
 from commands.watch.alerts import BLIND_RULE, Alert, AlertState, Effect, Group, fire, new_alert
 from commands.watch.store import AlertStore
@@ -52,7 +52,7 @@ class Rig:
             hooks=ChangeHooks(),
         )
         self.registry = Registry()
-        actions.register(self.registry)
+        watch_commands.register(self.registry)
         self.alerts = AlertStore(self.store)
 
     def run(self, text: str, caller: Caller = ALICE) -> Result:
