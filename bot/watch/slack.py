@@ -113,10 +113,10 @@ def answer_click(
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(action id, value, clicker, channel) of a block_actions payload."""
     action = (body.get("actions") or [{}])[0]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
-        "id", ""
-    )
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
     user = (body.get("user") or {}).get("id", "")
     return str(action.get("action_id", "")), str(action.get("value") or ""), str(user), channel
 
