@@ -109,6 +109,9 @@ def _change_one(
     alerts = AlertStore(services.store)
     outcome = alerts.change(target, lambda a: _shown(change(a) if a.rule != BLIND_RULE else BLIND))
     if isinstance(outcome, Refusal):
+        if alerts.locate(target) is None and alerts.locate_group(target) is not None:
+            word = action.split(" ")[0].replace("acknowledge", "ack")
+            return _refused(action, target, f"`{target}` is a storm: `alert group {word} {target}`")
         return AlertActed(action, target, outcome.outcome, outcome.message)
     problem = _audit(services, outcome, action, caller.user_id)
     group, members = _storm_of(alerts, outcome)

@@ -176,8 +176,10 @@ def test_a_storm_is_acknowledged_at_once_then_there_is_nothing_left() -> None:
     quiet = acted(rig.run("alert group silence g1 for=1h"))
     assert quiet.outcome is ActionOutcome.DONE  # acknowledged alerts can still be silenced
     assert {m.state for m in quiet.members} == {AlertState.SILENCED}
-    one = acted(rig.run("alert ack s0"))
+    one = acted(rig.run("alert silence s0 for=4h"))
     assert one.group == group  # a member's message is the storm's
+    wrong = acted(rig.run("alert ack g1"))
+    assert "is a storm: `alert group ack g1`" in wrong.message
 
 
 def applied_change(rig: Rig) -> str:
