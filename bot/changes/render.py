@@ -25,7 +25,6 @@ from bot.slack.render import MAX_BLOCKS, SlackMessage, chunk_lines
 from commands.changes.hooks import ChangeEvent
 from commands.changes.machine import ROLLBACK_FROM
 from commands.changes.model import (
-    ActionOutcome,
     Change,
     ChangeActed,
     ChangeState,
@@ -33,6 +32,7 @@ from commands.changes.model import (
     GateStatus,
     History,
 )
+from commands.core.model import ActionOutcome
 
 APPROVE = "change_approve"
 REJECT = "change_reject"

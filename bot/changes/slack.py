@@ -39,7 +39,6 @@ from bot.slack.render import render
 from commands.changes.hooks import ChangeEvent, ChangesKit
 from commands.changes.machine import is_change_id
 from commands.changes.model import (
-    ActionOutcome,
     ChangeActed,
     ChangeProposed,
     ChangeView,
@@ -47,7 +46,7 @@ from commands.changes.model import (
 )
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import PortError
-from commands.core.model import Result
+from commands.core.model import ActionOutcome, Result
 
 log = logging.getLogger(__name__)
 COMMAND_OF = {APPROVE: "change approve", REJECT: "change reject", ROLLBACK: "change rollback"}

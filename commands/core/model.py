@@ -115,6 +115,23 @@ class StatusReport(Result):
         return all(p.state is not PartState.UNREACHABLE for p in self.parts)
 
 
+class ActionOutcome(Enum):
+    """What an action on a stored thing (a change, an alert) came to."""
+
+    DONE = "done"  # the action moved it
+    NOOP = "noop"  # a repeat (double click, Slack retry): nothing happened, nothing to say loudly
+    REFUSED = "refused"  # not allowed now: expired, self-approval, drift, not an approver…
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action did not happen, said to whoever asked; NOOP when it is a harmless
+    repeat. Pure transitions (of changes and alerts) return one instead of a new record."""
+
+    message: str
+    outcome: ActionOutcome = ActionOutcome.REFUSED
+
+
 @dataclass(frozen=True)
 class Failure(Result):
     """An expected fault (a dependency down, a conflict), said plainly to the user."""

@@ -6,7 +6,6 @@ needed; tests/integration/test_mtls_flow.py runs STRICT over real Prometheus."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -273,7 +272,7 @@ def test_twenty_concurrent_approve_clicks_apply_once(
     for t in threads:
         t.join()
     change.wait_state("verifying")
-    time.sleep(0.5)
+    bot.settle()  # every click has been handled
     writes = [r for r in shop_server.requests if r.method == "PUT" and r.path.startswith(PA_PATH)]
     real_writes = [r for r in writes if "dryRun" not in r.path]
     assert len(real_writes) == 1
