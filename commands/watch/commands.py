@@ -17,6 +17,8 @@ from typing import Any
 from commands.changes.hooks import ChangesKit
 from commands.core.errors import PortError
 from commands.core.model import Failure, Result, Role
+from commands.core.ports import Services
+from commands.core.refusals import RefusalScope
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.watch.actions import (
     acknowledge_alert,
@@ -28,6 +30,7 @@ from commands.watch.actions import (
 )
 from commands.watch.queries import Baseline
 from commands.watch.rules import RuleSpec
+from commands.watch.store import AlertStore
 
 SUMMARY_KEY = "watch:summary"
 
@@ -156,6 +159,26 @@ def _group_silence(ctx: Context, args: Args) -> Result:
     return silence_group(ctx.services, ctx.caller, args.get("id"), SILENCES[label], label)
 
 
+def _alert_scope(services: Services, args: Args) -> RefusalScope | None:
+    """A refused alert action is recorded in the stream of the alert's cluster."""
+    try:
+        found = AlertStore(services.store).locate(str(args.get("id", "")))
+    except PortError:
+        return None
+    if found is None:
+        return None
+    return RefusalScope(found.cluster, {"alert": str(args.get("id"))})
+
+
+def _group_scope(services: Services, args: Args) -> RefusalScope | None:
+    """A refused storm-wide action is recorded in the stream of the storm's cluster."""
+    try:
+        cluster = AlertStore(services.store).locate_group(str(args.get("id", "")))
+    except PortError:
+        return None
+    return None if cluster is None else RefusalScope(cluster, {"group": str(args.get("id"))})
+
+
 def _register_alert_actions(registry: Registry) -> None:
     registry.register_all(
         [
@@ -163,6 +186,8 @@ def _register_alert_actions(registry: Registry) -> None:
                 "alert ack",
                 "Acknowledge an alert: you are on it (stops the reminders)",
                 _ack,
+                changes_state=True,
+                refusal_scope=_alert_scope,
                 role=Role.OPERATOR,
                 positionals=(ID,),
             ),
@@ -170,6 +195,8 @@ def _register_alert_actions(registry: Registry) -> None:
                 "alert silence",
                 "Silence an alert (and new ones on the same subject) for 1 or 4 hours",
                 _silence,
+                changes_state=True,
+                refusal_scope=_alert_scope,
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(FOR,),
@@ -179,6 +206,8 @@ def _register_alert_actions(registry: Registry) -> None:
                 "alert rollback",
                 "Roll back the meshbot change named as the alert's likely cause",
                 _rollback,
+                changes_state=True,
+                refusal_scope=_alert_scope,
                 needs=(ChangesKit,),
                 role=Role.OPERATOR,
                 positionals=(ID,),
@@ -191,6 +220,8 @@ def _register_alert_actions(registry: Registry) -> None:
                 "alert group ack",
                 "Acknowledge every alert of a storm's grouped message",
                 _group_ack,
+                changes_state=True,
+                refusal_scope=_group_scope,
                 role=Role.OPERATOR,
                 positionals=(GROUP_ID,),
             ),
@@ -198,6 +229,8 @@ def _register_alert_actions(registry: Registry) -> None:
                 "alert group silence",
                 "Silence every alert of a storm's grouped message",
                 _group_silence,
+                changes_state=True,
+                refusal_scope=_group_scope,
                 role=Role.OPERATOR,
                 positionals=(GROUP_ID,),
                 options=(FOR,),

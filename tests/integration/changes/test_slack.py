@@ -6,6 +6,7 @@ needed; tests/integration/test_mtls_flow.py runs STRICT over real Prometheus."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
