@@ -26,8 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+from .owners import OWNED_BY, is_ready
 from .store import obj_key
-from .workloads import OWNED_BY, Workloads, is_ready
+from .workloads import Workloads
 
 if TYPE_CHECKING:
     from .server import KubeTestServer

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .workloads import (
+from .owners import (
     DEPLOYMENTS,
     HASH_LABEL,
     REPLICASETS,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .owners import PODS, is_ready, scaled, template_hash
 from .selectors import selector_matches
-from .workloads import PODS, is_ready, scaled, template_hash
 
 if TYPE_CHECKING:
     from .workloads import Workloads
