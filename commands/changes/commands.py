@@ -45,7 +45,8 @@ def _show(ctx: Context, args: Args) -> Result:
 def _history(ctx: Context, args: Args) -> Result:
     cluster = args.get("cluster")
     if cluster is not None and cluster not in ctx.services.clusters:
-        return UsageError(f"no cluster named `{cluster}`")
+        known = ", ".join(f"`{name}`" for name in sorted(ctx.services.clusters))
+        return UsageError(f"unknown cluster `{cluster}` (configured: {known or 'none'})")
     return Pipeline(ctx.services).history(cluster, int(args.get("limit", 20)))
 
 
@@ -71,9 +72,12 @@ def _rollback(ctx: Context, args: Args) -> Result:
 
 
 def _limit(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"must be a whole number from 1 to 200, not `{text}`") from None
     if not 1 <= value <= 200:
-        raise ValueError("must be between 1 and 200")
+        raise ValueError(f"must be from 1 to 200, not {value}")
     return value
 
 
@@ -86,6 +90,7 @@ def register(registry: Registry) -> None:
                 _show,
                 needs=(ChangesKit,),
                 positionals=(ID,),
+                examples=("change chg-7xq2m4ab",),
             ),
             CommandSpec(
                 "history",
@@ -94,8 +99,11 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit,),
                 options=(
                     CLUSTER,
-                    Param("limit", "how many (1-200)", default=20, convert=_limit, placeholder="N"),
+                    Param(
+                        "limit", "how many, 1 to 200", default=20, convert=_limit, placeholder="N"
+                    ),
                 ),
+                examples=("history", "history limit=5"),
             ),
             CommandSpec(
                 "change approve",
@@ -112,6 +120,10 @@ def register(registry: Registry) -> None:
                     ),
                 ),
                 details="You cannot approve a change you proposed.",
+                examples=(
+                    "change approve chg-7xq2m4ab",
+                    'change approve chg-7xq2m4ab override="plaintext is the health checker"',
+                ),
             ),
             CommandSpec(
                 "change reject",
@@ -121,6 +133,7 @@ def register(registry: Registry) -> None:
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
+                examples=('change reject chg-7xq2m4ab reason="wrong namespace"',),
             ),
             CommandSpec(
                 "change rollback",
@@ -131,6 +144,7 @@ def register(registry: Registry) -> None:
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
                 details="Refused, with nothing written, if someone changed the objects since.",
+                examples=('change rollback chg-7xq2m4ab reason="5xx on orders"',),
             ),
         ]
     )

@@ -17,8 +17,10 @@ from typing import Any, Generic, TypeVar
 from commands.core.clusters import pick_cluster
 from commands.core.errors import ClusterUnavailable
 from commands.core.model import Failure, Result, Role, UsageError
+from commands.core.names import namespace_name
 from commands.core.ports import Cluster, Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.core.wording import listing
 from commands.preflight.checks_cluster import (
     GATEWAY_CRDS,
     PERMISSIONS,
@@ -216,8 +218,10 @@ def _scope(
         by_name = {ns.name: ns for ns in namespaces}
         missing = [name for name in wanted if name not in by_name]
         if missing:
+            names = ", ".join(f"`{name}`" for name in missing)
+            existing = listing(sorted(by_name), shown=8)
             return [], UsageError(
-                f"no namespace {', '.join(missing)} in this cluster",
+                f"no namespace {names} in this cluster (it has {existing})",
                 usage="/mesh preflight namespace=NS …",
             )
         return [by_name[name] for name in wanted], None
@@ -286,11 +290,28 @@ def register(registry: Registry) -> None:
             cluster_needs=(ClusterInventory,),
             role=Role.VIEWER,
             options=(
-                Param("cluster", "a configured cluster", placeholder="NAME"),
-                Param("istio", f"Istio release ({known_versions()})", placeholder="1.30"),
-                Param("profile", "install profile", choices=PROFILES),
-                Param("namespace", "namespaces to be meshed", repeated=True, placeholder="NS"),
+                Param(
+                    "cluster", "a configured cluster (default: the only one)", placeholder="NAME"
+                ),
+                Param(
+                    "istio",
+                    f"Istio release to check against ({known_versions()}; default 1.30)",
+                    placeholder="1.30",
+                ),
+                Param("profile", "install profile (default: default)", choices=PROFILES),
+                Param(
+                    "namespace",
+                    "a namespace to be meshed; without it, every one not opted out",
+                    repeated=True,
+                    placeholder="NS",
+                    convert=namespace_name,
+                ),
             ),
             details=DETAILS,
+            examples=(
+                "preflight",
+                "preflight istio=1.29 profile=ambient",
+                "preflight namespace=shop namespace=payments",
+            ),
         )
     )

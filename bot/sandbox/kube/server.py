@@ -24,6 +24,7 @@ from . import errors
 from .authz import AccessPolicy
 from .faults import Faults
 from .handler import KubeRequestHandler
+from .istio_kinds import register_istio_kinds
 from .reads import Reader
 from .resources import ResourceTable
 from .seeds import load_documents, parse_yaml
@@ -52,6 +53,8 @@ class KubeTestServer:
     ``default_allow`` decides SelfSubjectAccessReview answers not covered by
     :meth:`allow`/:meth:`deny` (True: everything allowed, like cluster-admin).
     ``token``: when set, requests must carry ``Authorization: Bearer <token>``.
+    ``istio``: serve Istio's kinds from built-in definitions (istio_kinds.py) until a CRD
+    for one of them is created; False: a cluster without Istio.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class KubeTestServer:
         port: int = 0,
         default_allow: bool = True,
         token: str | None = None,
+        istio: bool = True,
     ) -> None:
         self.git_version = version
         self.host = host
@@ -68,6 +72,8 @@ class KubeTestServer:
         self.token = token
         self.store = Store()
         self.table = ResourceTable()
+        if istio:
+            register_istio_kinds(self.table)
         self.writer = Writer(self.store, self.table)
         self.reader = Reader(self.store)
         self.faults = Faults()

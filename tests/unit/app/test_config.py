@@ -55,7 +55,11 @@ def test_the_file_comes_from_meshbot_config_when_no_path_is_given(tmp_path: Path
     [
         (
             "clusters: {prod: {kubeconfg: /x}}",
-            "clusters.prod.kubeconfg: Extra inputs are not permitted",
+            "clusters.prod.kubeconfg: unknown key; did you mean `kubeconfig`?",
+        ),
+        (
+            "clusters: {prod: {kubeconfig: 42}}",
+            "clusters.prod.kubeconfig: must be a file path (text, e.g. ~/.kube/config), not `42`",
         ),
         (
             "clusters: {prod: {prometheus: {url: ftp://x}}}",

@@ -139,7 +139,7 @@ def test_status_says_ready_only_with_sidecars_no_plaintext_and_enough_traffic() 
     assert set(by_ns) == {"shop", "payments"}  # meshed only; system namespaces skipped
     assert by_ns["shop"].verdict == "ready for STRICT"
     assert by_ns["payments"].verdict.startswith(
-        "not ready: sidecars: 1 of 2 pods have no istio-proxy: legacy-1"
+        "not ready: sidecars: 1 of 2 pods has no istio-proxy: legacy-1"
     )
 
 
@@ -175,7 +175,10 @@ def test_prometheus_down_makes_the_plaintext_gate_unknown() -> None:
 def test_unknown_namespace_is_a_usage_error() -> None:
     result = run(mtls_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=nope")
     assert isinstance(result, UsageError)
-    assert result.problem == "namespace `nope` does not exist in cluster prod"
+    assert result.problem == (
+        "namespace `nope` does not exist in cluster prod "
+        "(it has istio-system, kube-system, payments, shop)"
+    )
 
 
 def test_strict_proposes_a_namespace_policy_with_passing_gates() -> None:
