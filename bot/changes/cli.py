@@ -62,14 +62,21 @@ def _acted_text(result: ChangeActed) -> str:
 
 
 def _history_text(result: History) -> str:
+    """One row per change under a header, columns as wide as their widest value."""
     if not result.rows:
         return "no changes yet"
+    header = ("ID", "CREATED", "CLUSTER", "STATE", "KIND", "BY", "TITLE")
     rows = [
-        f"{r.id}  {_when(r.created_at)}  {r.cluster:<12} {r.state.value:<11} {r.kind:<14} "
-        f"{r.title} (by {r.requester})"
+        (r.id, _when(r.created_at), r.cluster, r.state.value, r.kind, r.requester, r.title)
         for r in result.rows
     ]
-    return "\n".join(rows)
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in (header, *rows)
+    )
 
 
 def dump(value: Any) -> str:

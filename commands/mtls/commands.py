@@ -164,7 +164,7 @@ def read_traffic(
                 )
                 edges.setdefault((source, dest), [0.0, 0.0])[index] += s.value
     except MetricsUnavailable as exc:
-        return {"": Traffic(None, (), f"cannot read Prometheus: {exc}")}
+        return {"": Traffic(None, (), str(exc))}
     result: dict[str, Traffic] = {}
     for ns in set(totals) | {d.split("/")[0] for _, d in edges}:
         plain = tuple(

@@ -31,7 +31,7 @@ from commands.preflight.checks_cluster import (
     kubernetes_version,
     unknown,
 )
-from commands.preflight.checks_nodes import headroom, node_checks
+from commands.preflight.checks_nodes import headroom, no_nodes, node_checks
 from commands.preflight.checks_workloads import pod_checks, pod_security, service_protocols
 from commands.preflight.model import (
     CheckResult,
@@ -142,6 +142,8 @@ def run_preflight(
                 "node.*", Subject("Cluster", cluster_name), "cannot list nodes", nodes.reason or ""
             )
         )
+    elif not node_list:
+        checks += no_nodes(cluster_name)
     else:
         checks += node_checks(node_list, metrics, settings)
         if pods.value is None:

@@ -169,7 +169,7 @@ def test_prometheus_down_makes_the_plaintext_gate_unknown() -> None:
         mtls_services(shop_cluster(), metrics=metrics), "mtls status namespace=shop"
     ).namespaces[0]
     gate = {g.name: g for g in report.gates}["plaintext"]
-    assert gate.status is GateStatus.UNKNOWN and "cannot read Prometheus" in gate.detail
+    assert gate.status is GateStatus.UNKNOWN and "is unreachable" in gate.detail
 
 
 def test_unknown_namespace_is_a_usage_error() -> None:
