@@ -157,7 +157,7 @@ def metrics(options: dict[str, Any]) -> int:
             raise ConfigError(f"--port {options['port']}: {exc.strerror}") from None
         try:
             past = f", {options['history']} into the scenario" if history else ""
-            say(f"scenario {scenario.name}: metrics at {exporter.url}/metrics{past}")
+            say(f"scenario {scenario.name}: metrics at {exporter.url}{past}")
             say("Ctrl-C stops it.")
             _wait(stop)
         finally:

@@ -25,7 +25,7 @@ from commands.core.model import Failure, Result, Role, Text, UsageError
 from commands.core.names import namespace_or
 from commands.core.ports import Cluster, Metrics, Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
-from commands.core.wording import count, duration, listing
+from commands.core.wording import count, duration, listing, number
 from commands.mtls.model import (
     MtlsSettings,
     MtlsStatus,
@@ -213,28 +213,29 @@ def gates(effective: Any, cover: Any, traffic: Traffic, settings: MtlsSettings) 
     if traffic.error or traffic.total is None:
         plain = Gate("plaintext", GateStatus.UNKNOWN, traffic.error or "no traffic data")
     elif traffic.plaintext:
-        requests = sum(e.requests for e in traffic.plaintext)
-        conns = sum(e.connections for e in traffic.plaintext)
+        requests = number(round(sum(e.requests for e in traffic.plaintext)))
+        conns = number(round(sum(e.connections for e in traffic.plaintext)))
         worst = ", ".join(f"{e.source} → {e.destination}" for e in traffic.plaintext[:5])
         plain = Gate(
             "plaintext",
             GateStatus.FAIL,
-            f"{requests:.0f} plaintext requests and {conns:.0f} connections in the last {window}: "
-            f"{worst}",
-        )
-    elif traffic.total < settings.min_requests:
-        plain = Gate(
-            "plaintext",
-            GateStatus.UNKNOWN,
-            f"not enough traffic to judge: {traffic.total:.0f} requests and connections in the "
-            f"last {window}, need at least {settings.min_requests:.0f}",
+            f"{requests} plaintext requests and {conns} connections in the last {window}: {worst}",
         )
     else:
-        plain = Gate(
-            "plaintext",
-            GateStatus.PASS,
-            f"no plaintext among {traffic.total:.0f} requests and connections in the last {window}",
-        )
+        seen = number(round(traffic.total))
+        if traffic.total < settings.min_requests:
+            plain = Gate(
+                "plaintext",
+                GateStatus.UNKNOWN,
+                f"not enough traffic to judge: {seen} requests and connections in the last "
+                f"{window}, need at least {number(round(settings.min_requests))}",
+            )
+        else:
+            plain = Gate(
+                "plaintext",
+                GateStatus.PASS,
+                f"no plaintext among {seen} requests and connections in the last {window}",
+            )
     return (policy, sidecars, plain)
 
 
