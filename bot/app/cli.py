@@ -42,6 +42,8 @@ def route(args: list[str]) -> int:
     out = Style.for_stream(sys.stdout)
     if not args or args[0] in ("help", *HELP_FLAGS):
         words = _words(args[1:])
+        if not words and args[:1] == ["help"] and any(a in HELP_FLAGS for a in args[1:]):
+            return _help_topic(["help"])
         if not words:
             cli_help.print_out(cli_help.overview(out))
             return 0

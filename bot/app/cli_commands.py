@@ -194,7 +194,7 @@ CLI_COMMANDS: tuple[CliCommand, ...] = (
         ),
         examples=(
             "meshbot sandbox metrics --scenario mtls-mid-migration --port 19464",
-            "meshbot sandbox metrics --scenario baseline --history 2h --out /tmp/mesh/history.om",
+            "meshbot sandbox metrics --scenario baseline --history 2h --out mesh/history.om",
         ),
     ),
     CliCommand(

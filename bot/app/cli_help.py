@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.app import cli_commands
-from bot.app.registry import build_registry, meshbot_version
+from bot.app.version import meshbot_version
 from bot.terminal.dialect import Dialect
 from bot.terminal.help import page_of, render_page, two_columns
-from bot.terminal.render import to_text
 from bot.terminal.style import Style
-from commands.core.builtin import help_topic
 from commands.core.model import UsageError
-from commands.core.registry import Registry
+
+if TYPE_CHECKING:
+    from commands.core.registry import Registry
 
 SHARED = "Slack & CLI commands (in Slack: /mesh COMMAND key=value)"
 GLOBAL_FLAGS = (
@@ -39,6 +40,8 @@ def dialect_of(registry: Registry) -> Dialect:
 
 def overview(style: Style) -> str:
     """Every command, grouped, with the global flags and the exit statuses."""
+    from bot.app.registry import build_registry
+
     registry = build_registry()
     dialect = dialect_of(registry)
     lines = [
@@ -70,6 +73,10 @@ def overview(style: Style) -> str:
 
 def topic(words: Sequence[str], style: Style) -> tuple[str, int]:
     """Help on `words` (a command, a family like `mtls`, or `sandbox`), and the exit code."""
+    from bot.app.registry import build_registry
+    from bot.terminal.render import to_text
+    from commands.core.builtin import help_topic
+
     registry = build_registry()
     dialect = dialect_of(registry)
     command, rest = cli_commands.find(words)

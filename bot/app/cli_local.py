@@ -15,6 +15,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from bot.app import cli_commands
 from bot.app.cli_help import dialect_of
 from bot.app.registry import build_registry
 from bot.terminal.dialect import Dialect
@@ -70,6 +71,10 @@ def run(args: list[str]) -> int:
         return _refuse(
             UsageError(f"`--output` must be text or json, not `{output}`"), dialect, output="text"
         )
+    words = tuple(w for w in line.words if "=" not in w)
+    if words and registry.resolve(words)[0] is None and not registry.family(words[0]):
+        others = {c.name: c.usage for c in cli_commands.CLI_COMMANDS}
+        return _refuse(registry.unknown(words, others), dialect, output)
     prepared = registry.prepare(shlex.join(line.words), LOCAL_CALLER)
     if not isinstance(prepared, tuple):
         return _refuse(prepared, dialect, output)

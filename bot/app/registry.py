@@ -7,6 +7,7 @@ alone; bot.app.runtime adds it to a runtime when a command actually runs.
 
 from __future__ import annotations
 
+from bot.app.version import meshbot_version
 from commands.changes import commands as change_commands
 from commands.core import builtin
 from commands.core.registry import Registry
@@ -15,14 +16,7 @@ from commands.preflight import commands as preflight_commands
 from commands.timeouts import commands as timeouts_commands
 from commands.watch import commands as watch_commands
 
-
-def meshbot_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("meshbot")
-    except PackageNotFoundError:
-        return "0+unknown"
+__all__ = ["build_registry", "meshbot_version"]
 
 
 def build_registry() -> Registry:

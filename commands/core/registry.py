@@ -251,9 +251,10 @@ class Registry:
             return Failure(str(exc))
         return self.with_usage(result, spec) if isinstance(result, UsageError) else result
 
-    def unknown(self, words: tuple[str, ...], extra: Iterable[str] = ()) -> UsageError:
-        """Not a command: say so, with the closest commands (`extra`: names only the
-        front end has) and their usage, or where the list is."""
+    def unknown(self, words: tuple[str, ...], extra: Mapping[str, str] | None = None) -> UsageError:
+        """Not a command: say so, with the closest commands and their usage, or where the
+        list is. `extra`: the usage of commands only the front end has, by name."""
+        extra = extra or {}
         family = self.family(words[0])
         if family:
             names = ", ".join(f"`{s.name}`" for s in family)
@@ -264,7 +265,7 @@ class Registry:
         close = self.suggest(words, extra)
         if close:
             names = " or ".join(f"`{name}`" for name in close)
-            usages = [self.usage_of(s) for n in close if (s := self.get(n)) is not None]
+            usages = [self.usage_of(s) if (s := self.get(n)) else extra[n] for n in close]
             return UsageError(
                 f"unknown command `{words[0]}`; did you mean {names}?",
                 usage="\n".join(usages) or f"{self.prefix} help",
