@@ -22,17 +22,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return route(args)
+    except BrokenPipeError:
+        # `meshbot preflight | head`: the reader has what it wanted; say nothing more.
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:
         if not _is_config_error(exc):
             raise
         sys.stderr.write(f"meshbot: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # `meshbot preflight | head`: the reader has what it wanted; say nothing more.
-        _silence_stdout()
-        return 0
 
 
 def route(args: list[str]) -> int:

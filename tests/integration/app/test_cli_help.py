@@ -149,7 +149,7 @@ def test_usage_errors_speak_the_command_line_and_start_nothing(
     assert "unknown option `--limt` for `history`; did you mean `--limit`?" in typo.stderr
     missing = run_meshbot(["change", "approve", "--config", str(config)])
     assert "error: `ID` is required (the change id, e.g. chg-7xq2m4ab)" in missing.stderr
-    assert "usage: meshbot change approve ID [--override \"reason\"]" in missing.stderr
+    assert 'usage: meshbot change approve ID [--override "reason"]' in missing.stderr
     as_json = run_meshbot(["prefligth", "--output", "json", "--config", str(config)])
     error = json.loads(as_json.stdout)
     assert as_json.returncode == 2 and error["kind"] == "UsageError"
