@@ -289,3 +289,12 @@ def test_a_cluster_fenced_to_other_channels_refuses_the_proposal() -> None:
     assert isinstance(result, Denied) and "<#C_PROD>" in result.reason
     here = Caller("U_ALICE", Role.OPERATOR, channel_id="C_PROD", front_end="slack")
     assert isinstance(run(fenced, "mtls strict namespace=shop", here), ChangeProposed)
+
+
+def test_slack_says_the_plaintext_window_in_whole_units() -> None:
+    from bot.mtls.render import mtls_status_message
+    from commands.mtls.model import MtlsStatus
+
+    for seconds, shown in ((600, "10 min"), (3600, "1 h"), (10, "10 s")):
+        message = mtls_status_message(MtlsStatus("prod", seconds, ()))
+        assert message.blocks[-1]["elements"][0]["text"] == f"plaintext window: {shown}"
