@@ -96,3 +96,9 @@ def test_a_missing_secret_variable_is_named(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_the_package_declares_its_license_as_an_spdx_expression() -> None:
+    from importlib.metadata import metadata
+
+    assert metadata("meshbot")["License-Expression"] == "Apache-2.0"
