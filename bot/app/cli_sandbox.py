@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.settings import ConfigError
+from bot.terminal.progress import Progress
 
 GENERATED_SEEDS = ("large",)
 HISTORY_JOB = "meshbot-sandbox"  # the scrape job name the README's Prometheus config uses
@@ -73,12 +74,13 @@ def _seed_documents(seed: str) -> list[dict[str, Any]]:
 def cluster(options: dict[str, Any]) -> int:
     from bot.sandbox.kube import KubeTestServer
 
-    docs = _seed_documents(options["seed"]) if options.get("seed") else []
     server = KubeTestServer(version=options["version"], port=options["port"])
-    try:
-        loaded = server.load_objects(docs) if docs else 0
-    except ValueError as exc:
-        raise ConfigError(f"--seed {options['seed']}: {exc}") from None
+    with Progress(f"loading seed {options.get('seed')}…"):
+        docs = _seed_documents(options["seed"]) if options.get("seed") else []
+        try:
+            loaded = server.load_objects(docs) if docs else 0
+        except ValueError as exc:
+            raise ConfigError(f"--seed {options['seed']}: {exc}") from None
     with until_stopped() as stop:
         try:
             server.start()
@@ -170,7 +172,8 @@ def _write_history(scenario: Any, start: datetime, end: datetime, out: Path) -> 
 
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    write_openmetrics(scenario, start, end, path=partial, extra_labels={"job": HISTORY_JOB})
+    with Progress(f"writing {_short(end - start)} of {scenario.name}…"):
+        write_openmetrics(scenario, start, end, path=partial, extra_labels={"job": HISTORY_JOB})
     partial.replace(out)
     say(f"wrote {scenario.name} from {start:%Y-%m-%d %H:%M:%SZ} to {end:%H:%M:%SZ} to {out}")
     say(f"  promtool tsdb create-blocks-from openmetrics {out} DATA_DIR")
