@@ -87,8 +87,7 @@ def topic(words: Sequence[str], style: Style) -> tuple[str, int]:
         return "\n\n".join(render_page(c.page(), style) for c in family), 0
     found = help_topic(registry, tuple(words), tuple(cli_commands.names()))
     if isinstance(found, UsageError):
-        text = to_text(found, style=Style(color=style.color, width=style.width))
-        return dialect.say(text), 2
+        return dialect.say(to_text(found, style=style)), 2
     pages = [render_page(page_of(registry.help_entry(s), dialect), style) for s in found]
     return "\n\n".join(pages), 0
 

@@ -14,6 +14,7 @@ import logging
 import shlex
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.app import cli_commands
 from bot.app.cli_help import dialect_of
@@ -24,6 +25,9 @@ from bot.terminal.render import to_json, to_text
 from bot.terminal.style import Style
 from commands.core.model import Caller, Result, Role, UsageError
 from commands.core.registry import CommandSpec, Registry
+
+if TYPE_CHECKING:
+    from bot.app.config import Settings
 
 GLOBAL_FLAGS = ("config", "output", "kubeconfig", "context", "prometheus")
 SWITCH_VALUES = ("true", "false")
@@ -125,14 +129,14 @@ def _execute(
     return _print(result, dialect, output)
 
 
-def _dispatch(settings: object, words: list[str]) -> Result:
+def _dispatch(settings: Settings, words: list[str]) -> Result:
     from bot.app.runtime import build_runtime
     from bot.core.dispatch import run_command
     from commands.core.errors import PortError
     from commands.core.model import Failure
 
     try:
-        runtime = build_runtime(settings)  # type: ignore[arg-type]
+        runtime = build_runtime(settings)
     except PortError as exc:
         return Failure(str(exc))
     with runtime:

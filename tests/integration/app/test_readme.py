@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bot.sandbox.prometheus_runner import PROMTOOL
 from tests.fixtures.prometheus import require_prometheus
 from tests.fixtures.shared import missing
@@ -32,6 +34,7 @@ def sandbox_section() -> str:
     return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.DOTALL))
 
 
+@pytest.mark.timeout(600)  # ~20 meshbot runs, each starting its embedded Valkey, + Prometheus
 def test_the_try_it_lines_run_as_written(tmp_path: Path) -> None:
     require_prometheus()
     require_prometheus(PROMTOOL)
