@@ -4,9 +4,11 @@ sandbox parts, real Prometheus and an embedded Valkey."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -46,16 +48,23 @@ def test_the_try_it_lines_run_as_written(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.pop("KUBECONFIG", None)
-    run = subprocess.run(
-        ["bash", "-c", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\nset -x\n" + script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out[-4000:]
+    log = tmp_path / "output.txt"
+    with log.open("w") as output:
+        shell = subprocess.Popen(
+            ["bash", "-c", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\nset -x\n" + script],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: nothing it started outlives it
+        )
+        try:
+            code = shell.wait(timeout=560)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGKILL)
+    out = log.read_text()
+    assert code == 0, out[-4000:]
     assert "Traceback" not in out
     # no line of the README is a usage or config error
     assert not re.search(r"^(error:|meshbot: )", out, re.MULTILINE), out[-4000:]
