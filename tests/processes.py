@@ -46,6 +46,24 @@ def meshbot_process(
             process.stdout.close()
 
 
+def run_meshbot(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 90.0,
+) -> subprocess.CompletedProcess[str]:
+    """`meshbot ARGS` to completion, as typed in a shell: stdout and stderr kept apart."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.app.cli", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def stop(process: subprocess.Popen[str], timeout: float = 15.0) -> int:
     """SIGTERM, then SIGKILL if it does not exit in time; returns the exit status."""
     if process.poll() is None:

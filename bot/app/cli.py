@@ -1,161 +1,162 @@
-"""`meshbot`: serve Slack, run any registered command locally, or start a sandbox part.
+"""`meshbot`: run any registered command locally, serve Slack, or start a sandbox part.
 
 Local commands go through the same registry as Slack: `meshbot status --output json`
-is `/mesh status` rendered for a terminal. Flags `--key value` become `key=value`
-options, so the CLI needs no second description of each command. A local caller has
-the approver role: whoever runs the CLI already holds the cluster credentials it uses.
+is `/mesh status` rendered for a terminal (bot.app.cli_local). The commands only the
+command line has live in bot.app.cli_commands; help in bot.app.cli_help. This module
+only routes, and imports nothing heavy: `meshbot --help`, `meshbot version` and usage
+errors start no store and no adapter, and return in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import shlex
+import itertools
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from bot.app.adhoc import ADHOC_FLAGS, with_adhoc_cluster
-from bot.app.config import ConfigError, load_settings
-from bot.app.runtime import build_runtime
-from bot.changes import cli as cli_changes
-from bot.core.dispatch import run_command
-from bot.mtls import cli as cli_mtls
-from bot.preflight import cli as cli_preflight
-from bot.terminal.render import TerminalRenderers, to_text
-from bot.timeouts import cli as cli_timeouts
-from bot.watch import cli as cli_watch
-from commands.core.errors import PortError
-from commands.core.model import Caller, Role, UsageError
-
-log = logging.getLogger("meshbot")
-GLOBAL_FLAGS = {"--config", "--output", *ADHOC_FLAGS}
-
-
-def terminal_renderers() -> TerminalRenderers:
-    """How each capability's results look in a terminal."""
-    renderers = TerminalRenderers()
-    for capability in (cli_changes, cli_mtls, cli_preflight, cli_timeouts, cli_watch):
-        capability.register(renderers)
-    return renderers
+HELP_FLAGS = ("-h", "--help")
+VERSION_FLAGS = ("--version", "-V")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args[:1] == ["serve"]:
-            from bot.app.serve import serve
-
-            return serve(args[1:])
-        if args[:1] == ["sandbox"]:
-            return sandbox(args[1:])
-        return local_command(args)
-    except ConfigError as exc:
-        print(f"meshbot: {exc}", file=sys.stderr)
-        return 2
+        return route(args)
+    except BrokenPipeError:
+        # `meshbot preflight | head`: the reader has what it wanted; say nothing more.
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _is_config_error(exc):
+            raise
+        sys.stderr.write(f"meshbot: {exc}\n")
+        return 2
 
 
-def split_flags(args: list[str]) -> tuple[dict[str, str], list[str]] | UsageError:
-    """Pull out global flags; turn `--key value` and `--key=value` into `key=value`."""
-    globals_: dict[str, str] = {}
-    words: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--") and len(arg) > 2:
-            key, eq, value = arg[2:].partition("=")
-            if not eq:
-                if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                    return UsageError(f"`--{key}` needs a value")
-                value = args[i + 1]
-                i += 1
-            if f"--{key}" in GLOBAL_FLAGS:
-                globals_[key] = value
-            else:
-                words.append(f"{key}={value}")
+def route(args: list[str]) -> int:
+    from bot.app import cli_commands, cli_help
+    from bot.terminal.style import Style
+
+    out = Style.for_stream(sys.stdout)
+    if not args or args[0] in ("help", *HELP_FLAGS):
+        words = _words(args[1:])
+        if not words and args[:1] == ["help"] and any(a in HELP_FLAGS for a in args[1:]):
+            return _help_topic(["help"])
+        if not words:
+            cli_help.print_out(cli_help.overview(out))
+            return 0
+        return _help_topic(words)
+    if args[0] in (*VERSION_FLAGS, "version") and not any(a in HELP_FLAGS for a in args):
+        if _wants_json(args):
+            from bot.terminal.render import to_json
+            from commands.core.model import Text
+
+            cli_help.print_out(to_json(Text(cli_help.version())))
         else:
+            cli_help.print_out(cli_help.version())
+        return 0
+    command, rest = cli_commands.find(args)
+    if command is not None:
+        if any(a in HELP_FLAGS for a in rest):
+            from bot.terminal.help import render_page
+
+            cli_help.print_out(render_page(command.page(), out))
+            return 0
+        values = command.parse(rest)
+        if not isinstance(values, dict):
+            return _usage_error(values)
+        return command.start(values)
+    if cli_commands.group(args[0]):
+        return _group(args)
+    if any(a in HELP_FLAGS for a in args):
+        return _help_topic(_words(args))
+    from bot.app import cli_local
+
+    return cli_local.run(args)
+
+
+def _words(args: list[str]) -> list[str]:
+    """The command words among `args`: no flags, flag values or `key=value` options."""
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg.startswith("--") and "=" not in arg and arg not in HELP_FLAGS
+        elif "=" not in arg:
             words.append(arg)
-        i += 1
-    return globals_, words
+    return words
 
 
-def local_command(args: list[str]) -> int:
-    split = split_flags(args or ["help"])
-    if isinstance(split, UsageError):
-        print(to_text(split), file=sys.stderr)
-        return 2
-    flags, words = split
-    output = flags.get("output", "text")
-    if output not in {"text", "json"}:
-        print("error: --output must be text or json", file=sys.stderr)
-        return 2
-    settings = with_adhoc_cluster(load_settings(flags.get("config")), flags, words)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        runtime = build_runtime(settings)
-    except PortError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    with runtime:
-        caller = Caller("local", Role.APPROVER, front_end="cli")
-        result = run_command(runtime, shlex.join(words), caller)
-    renderers = terminal_renderers()
-    code = renderers.exit_status(result)
-    text = renderers.to_json(result) if output == "json" else renderers.to_text(result)
-    print(text, file=sys.stderr if code == 2 and output == "text" else sys.stdout)
+def _help_topic(words: list[str]) -> int:
+    from bot.app import cli_help
+    from bot.terminal.style import Style
+
+    stream = sys.stdout
+    text, code = cli_help.topic(words, Style.for_stream(stream))
+    if code:
+        sys.stderr.write(text + "\n")
+    else:
+        cli_help.print_out(text)
     return code
 
 
-def sandbox(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="meshbot sandbox", description="Local stand-ins.")
-    sub = parser.add_subparsers(dest="part", required=True)
-    cluster = sub.add_parser("cluster", help="serve a Kubernetes API test server")
-    cluster.add_argument("--seed", help="seed YAML file, or healthy | problems | large")
-    cluster.add_argument("--port", type=int, default=0)
-    cluster.add_argument("--kubeconfig-out", help="write a kubeconfig for the server here")
-    cluster.add_argument("--version", default="v1.33.2", help="Kubernetes version to report")
-    cluster.add_argument("--state", help="restore objects from FILE at start, save them at stop")
-    cluster.add_argument(
-        "--controllers", action="store_true", help="run workload controllers; pods get Ready"
+def _group(args: list[str]) -> int:
+    """`meshbot sandbox` or `meshbot sandbox nosuch`: say which ones there are."""
+    from bot.app import cli_commands, cli_help
+    from bot.terminal.style import Style
+
+    family = cli_commands.group(args[0])
+    if len(args) == 1 or args[1] in HELP_FLAGS:
+        cli_help.print_out(cli_help.group_overview(family, Style.for_stream(sys.stdout)))
+        return 0
+    names = [c.name for c in family]
+    import difflib
+
+    close = difflib.get_close_matches(" ".join(args[:2]), names, n=1)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    from commands.core.model import UsageError
+
+    return _usage_error(
+        UsageError(
+            f"unknown command `{' '.join(args[:2])}`{hint}",
+            usage="\n".join(c.usage for c in family),
+        )
     )
-    metrics = sub.add_parser("metrics", help="serve the Istio/node metrics simulator")
-    metrics.add_argument(
-        "--scenario", required=True, help="scenario YAML file, or a shipped one: baseline, …"
+
+
+def _usage_error(error: object) -> int:
+    from bot.terminal.render import to_text
+    from bot.terminal.style import Style
+    from commands.core.model import UsageError
+
+    assert isinstance(error, UsageError)
+    sys.stderr.write(to_text(error, Style.for_stream(sys.stderr)) + "\n")
+    return 2
+
+
+def _is_config_error(exc: Exception) -> bool:
+    # Only code that imported the settings can raise their ConfigError; importing them
+    # here just to catch it would load pydantic for `meshbot --help` too.
+    settings = sys.modules.get("bot.core.settings")
+    return settings is not None and isinstance(exc, settings.ConfigError)
+
+
+def _wants_json(args: list[str]) -> bool:
+    return "--output=json" in args or any(
+        pair == ("--output", "json") for pair in itertools.pairwise(args)
     )
-    metrics.add_argument("--port", type=int, default=0)
-    slack = sub.add_parser("slack", help="serve the Slack Web API emulator")
-    slack.add_argument("--port", type=int, default=0)
-    options = parser.parse_args(args)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+def _silence_stdout() -> None:
     try:
-        if options.part == "cluster":
-            from bot.sandbox import kube
-
-            kube.serve_forever(
-                options.seed,
-                options.port,
-                options.kubeconfig_out,
-                options.version,
-                state_file=options.state,
-                controllers=options.controllers,
-            )
-        elif options.part == "metrics":
-            from bot.sandbox import metrics as simulator
-
-            scenario = options.scenario
-            if not Path(scenario).exists():
-                scenario = str(simulator.scenario_path(scenario))
-            simulator.serve_forever(scenario, options.port)
-        else:
-            from bot.sandbox import slack as emulator
-
-            emulator.serve_forever(options.port)
-    except (OSError, ValueError) as exc:
-        print(f"meshbot sandbox {options.part}: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

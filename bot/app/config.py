@@ -7,9 +7,12 @@ hidden state. A bad file is refused at start with the field and the reason.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -84,12 +87,62 @@ def _read_file(path: Path) -> FileConfig:
         raise ConfigError(f"{path}: invalid config:\n{_describe(exc)}") from None
 
 
+# pydantic's wording for the errors people make most, said for a YAML file instead.
+_PLAIN = {
+    "path_type": "must be a file path (text, e.g. ~/.kube/config), not {input}",
+    "extra_forbidden": "unknown key (a typo? see manifests/meshbot.example.yaml)",
+    "int_parsing": "must be a whole number, not {input}",
+    "bool_parsing": "must be true or false, not {input}",
+    "dict_type": "must be a mapping of `key: value` lines, not {input}",
+    "string_type": "must be text, not {input}",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"  {field}: {error['msg']}")
+        plain = _PLAIN.get(error["type"])
+        message = plain.format(input=_shown(error.get("input"))) if plain else error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = _unknown_key(error["loc"]) or message
+        lines.append(f"  {field}: {message}")
     return "\n".join(lines)
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str | None:
+    """`unknown key; did you mean `context`? (keys here: …)` for a typo in the file."""
+    model: Any = FileConfig
+    for part in loc[:-1]:
+        model = _inner(model, part)
+        if model is None:
+            return None
+    keys = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    return f"unknown key{hint} (keys here: {', '.join(keys)})"
+
+
+def _inner(model: Any, part: int | str) -> Any:
+    """The model one step down `loc`: a field's model, or a mapping's / list's item."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        field = model.model_fields.get(str(part))
+        return None if field is None else _unwrap(field.annotation)
+    args = [a for a in get_args(model) if a is not Ellipsis]
+    return _unwrap(args[-1]) if args else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` → X; containers are left for the next step."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _shown(value: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    return f"`{text[:60]}`"
 
 
 def _read_secrets(file: FileConfig, environ: Mapping[str, str]) -> Secrets:

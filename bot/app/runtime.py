@@ -22,6 +22,7 @@ from bot.adapters.kube import KubeCluster
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.adapters.redis_store import RedisStore
 from bot.app.config import Settings
+from bot.app.registry import build_registry, meshbot_version
 from bot.changes.settings import ChangesConfig
 from bot.changes.sweeper import ChangeSweeper
 from bot.core.runtime import Runtime, SystemClock
@@ -29,42 +30,16 @@ from bot.core.settings import ClusterConfig
 from bot.core.telemetry import Telemetry
 from bot.watch.jobs import start_watchers
 from bot.watch.settings import WatchServices
-from commands.changes import commands as change_commands
 from commands.changes.hooks import ChangeHooks, ChangesKit
-from commands.core import builtin
 from commands.core.ports import Metrics, Services
-from commands.core.registry import Registry
 from commands.core.wiring import Kits
 from commands.mtls import commands as mtls
 from commands.mtls.verify import MtlsBakeVerifier
-from commands.preflight import commands as preflight_commands
-from commands.timeouts import commands as timeouts_commands
 from commands.timeouts.fix import KIND as TIMEOUTS_KIND
 from commands.timeouts.model import TimeoutsSettings
 from commands.timeouts.verify import TimeoutsBakeVerifier
-from commands.watch import commands as watch_commands
 
 log = logging.getLogger(__name__)
-
-
-def meshbot_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("meshbot")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def build_registry() -> Registry:
-    registry = Registry()
-    builtin.register(registry)
-    change_commands.register(registry)
-    mtls.register(registry)
-    preflight_commands.register(registry)
-    watch_commands.register(registry)
-    timeouts_commands.register(registry)
-    return registry
 
 
 def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runtime:

@@ -7,19 +7,18 @@ the change sweeper and the watchers, and stops everything on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.app.config import Settings, load_settings, missing_slack_secrets
+from bot.app.kubeconfigs import check_clusters
 from bot.app.runtime import build_runtime, start_jobs
 from bot.app.startup import (
     StartupError,
     listening,
-    port_number,
     slack_refused,
     slack_unreachable,
 )
@@ -33,17 +32,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshbot")
 
 
-def serve(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="meshbot serve", description="Run the Slack bot.")
-    parser.add_argument("--config", help="config file (default: $MESHBOT_CONFIG)")
-    parser.add_argument("--http", action="store_true", help="HTTP mode instead of Socket Mode")
-    parser.add_argument("--host", help="HTTP mode listen address (default from config)")
-    parser.add_argument(
-        "--port", type=port_number, help="HTTP mode port, 0-65535 (default from config)"
-    )
-    options = parser.parse_args(args)
-    settings = load_settings(options.config)
-    missing = missing_slack_secrets(settings, http=options.http)
+def serve_command(options: dict[str, Any]) -> int:
+    """`meshbot serve [--config FILE] [--http] [--host H] [--port N]` (flags parsed by the CLI)."""
+    http = bool(options.get("http"))
+    settings = load_settings(options.get("config"))
+    check_clusters(settings.file.clusters)
+    missing = missing_slack_secrets(settings, http=http)
     if missing:
         print(
             "meshbot serve: set these environment variables first: "
@@ -56,7 +50,7 @@ def serve(args: list[str]) -> int:
 
     logs.configure(settings.file.log_level, _secret_values(settings))
     try:
-        return _serve(settings, options.http, options.host, options.port)
+        return _serve(settings, http, options.get("host"), options.get("port"))
     except StartupError as exc:
         print(f"meshbot serve: {exc}", file=sys.stderr)
         return 2

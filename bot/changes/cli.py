@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.terminal.render import CliRenderer, TerminalRenderers
+from bot.terminal.style import Style
 from commands.changes.model import (
     Change,
     ChangeActed,
@@ -28,7 +29,9 @@ def _when(at: float | None) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def change_text(change: Change, *, timeline: bool) -> str:
+def change_text(change: Change, *, timeline: bool, style: Style | None = None) -> str:
+    """The change, one fact per line; long lines wrap under themselves (diffs are kept)."""
+    style = style or Style()
     lines = [
         f"{change.id}  {change.title}",
         f"  state {change.state.value}, kind {change.kind}, cluster {change.cluster}, "
@@ -39,19 +42,22 @@ def change_text(change: Change, *, timeline: bool) -> str:
         lines.append("  diff:")
         lines += [f"    {line}" for line in change.diff]
     for gate in change.gates:
-        lines.append(f"  gate {gate.status.value:<7} {gate.name}: {gate.detail}")
+        status = style.paint(f"{gate.status.value:<7}", gate.status.value)
+        lines += style.wrap(f"{gate.name}: {gate.detail}", " " * 15, first=f"  gate {status} ")
     for risk in change.risks:
-        lines.append(f"  risk ({risk.severity}) {risk.text}")
+        lines += style.wrap(risk.text, "    ", first=f"  risk ({risk.severity}) ")
     if timeline:
         for entry in change.timeline:
             detail = f" — {entry.detail}" if entry.detail else ""
-            lines.append(f"  {_when(entry.at)}  {entry.event} by {entry.actor}{detail}")
+            lines += style.wrap(
+                f"{_when(entry.at)}  {entry.event} by {entry.actor}{detail}", "    ", first="  "
+            )
     return "\n".join(lines)
 
 
-def _proposed_text(result: ChangeProposed) -> str:
+def _proposed_text(result: ChangeProposed, style: Style | None = None) -> str:
     return (
-        change_text(result.change, timeline=False)
+        change_text(result.change, timeline=False, style=style)
         + f"\nproposed: approve in Slack or with `meshbot change approve {result.change.id}`"
         " (by someone else)"
     )
@@ -62,14 +68,21 @@ def _acted_text(result: ChangeActed) -> str:
 
 
 def _history_text(result: History) -> str:
+    """One row per change under a header, columns as wide as their widest value."""
     if not result.rows:
         return "no changes yet"
+    header = ("ID", "CREATED", "CLUSTER", "STATE", "KIND", "BY", "TITLE")
     rows = [
-        f"{r.id}  {_when(r.created_at)}  {r.cluster:<12} {r.state.value:<11} {r.kind:<14} "
-        f"{r.title} (by {r.requester})"
+        (r.id, _when(r.created_at), r.cluster, r.state.value, r.kind, r.requester, r.title)
         for r in result.rows
     ]
-    return "\n".join(rows)
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in (header, *rows)
+    )
 
 
 def dump(value: Any) -> str:
@@ -84,7 +97,10 @@ def register(renderers: TerminalRenderers) -> None:
     renderers.add(
         ChangeProposed,
         CliRenderer(
-            text=_proposed_text, json=lambda r: dump(r.change.to_json()), exit_status=lambda r: 0
+            text=_proposed_text,
+            json=lambda r: dump(r.change.to_json()),
+            exit_status=lambda r: 0,
+            styled=_proposed_text,
         ),
     )
     renderers.add(
@@ -93,6 +109,7 @@ def register(renderers: TerminalRenderers) -> None:
             text=lambda r: change_text(r.change, timeline=True),
             json=lambda r: dump(r.change.to_json()),
             exit_status=lambda r: 0,
+            styled=lambda r, style: change_text(r.change, timeline=True, style=style),
         ),
     )
     renderers.add(

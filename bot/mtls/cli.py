@@ -1,26 +1,54 @@
-"""`mtls status` in a terminal and as JSON."""
+"""`mtls status` in a terminal and as JSON (plaintext as counts over the readiness window)."""
 
 from __future__ import annotations
 
 from bot.changes.cli import dump
 from bot.terminal.render import CliRenderer, TerminalRenderers
+from bot.terminal.style import Style
+from commands.core.wording import duration, number
 from commands.mtls.model import MtlsStatus
 
 
 def _mtls_text(result: MtlsStatus) -> str:
-    lines = [f"mTLS on {result.cluster} (mesh-wide mode {result.mesh_mode})"]
+    return _styled(result, Style())
+
+
+def _styled(result: MtlsStatus, style: Style) -> str:
+    """Per namespace: mode and where it comes from, the verdict, then each gate on its own
+    line (wrapped, never cut) and the plaintext sources by name."""
+    window = duration(result.window_s)
+    lines = style.wrap(
+        f"mTLS on {result.cluster}: mesh-wide {result.mesh_mode}; plaintext counted over "
+        f"the last {window}"
+    )
     for ns in result.namespaces:
-        lines.append(
-            f"{ns.namespace:<20} {ns.effective.mode:<10} from {ns.effective.source}; "
-            f"{len(ns.coverage.without_sidecar)}/{ns.coverage.pods} pods without sidecar; "
-            f"{ns.verdict}"
+        ready = ns.ready or ns.effective.mode == "STRICT"
+        verdict = (
+            "already STRICT"
+            if ns.effective.mode == "STRICT"
+            else ("ready for STRICT" if ns.ready else "not ready")
         )
+        lines += [
+            "",
+            f"{style.paint(ns.namespace, 'bold')}  {ns.effective.mode} from {ns.effective.source}"
+            f"  {style.paint(verdict, 'pass' if ready else 'fail')}",
+        ]
+        for gate in ns.gates:
+            mark = style.paint(gate.status.value, gate.status.value)
+            lines += style.wrap(gate.detail, "      ", first=f"  {mark} {gate.name}: ")
         for edge in ns.traffic.plaintext:
-            lines.append(
-                f"    plaintext {edge.source} → {edge.destination}: "
-                f"{edge.requests:.2f} req/s, {edge.connections:.2f} conn/s"
+            lines += style.wrap(
+                f"plaintext {edge.source} → {edge.destination}: {number(round(edge.requests))} "
+                f"requests, {number(round(edge.connections))} connections",
+                "      ",
+                first="    ",
             )
-    lines += [f"note: {note}" for note in result.notes]
+        for policy in ns.effective.workload_policies:
+            lines.append(
+                f"    workload policy {policy.label} ({policy.selector_text}): {policy.mode}"
+            )
+    for note in result.notes:
+        lines += ["", *style.wrap(note, "      ", first="note: ")]
     return "\n".join(lines)
 
 
@@ -44,8 +72,8 @@ def _mtls_json(result: MtlsStatus) -> str:
                         {
                             "source": e.source,
                             "destination": e.destination,
-                            "requests_per_s": e.requests,
-                            "connections_per_s": e.connections,
+                            "requests": e.requests,
+                            "connections": e.connections,
                         }
                         for e in ns.traffic.plaintext
                     ],
@@ -61,5 +89,6 @@ def _mtls_json(result: MtlsStatus) -> str:
 
 def register(renderers: TerminalRenderers) -> None:
     renderers.add(
-        MtlsStatus, CliRenderer(text=_mtls_text, json=_mtls_json, exit_status=lambda r: 0)
+        MtlsStatus,
+        CliRenderer(text=_mtls_text, json=_mtls_json, exit_status=lambda r: 0, styled=_styled),
     )

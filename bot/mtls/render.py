@@ -6,11 +6,8 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTe
 
 from bot.changes.render import GATE_ICON, section
 from bot.slack.render import MAX_BLOCKS, SlackMessage, chunk_lines
+from commands.core.wording import duration
 from commands.mtls.model import MtlsStatus
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
 
 
 def mtls_status_message(status: MtlsStatus) -> SlackMessage:
@@ -34,7 +31,7 @@ def mtls_status_message(status: MtlsStatus) -> SlackMessage:
     blocks.extend(section(chunk) for chunk in chunk_lines(lines)[: MAX_BLOCKS - 2])
     blocks.append(
         ContextBlock(
-            elements=[MarkdownTextObject(text=f"plaintext window: {_hours(status.window_s)}")]
+            elements=[MarkdownTextObject(text=f"plaintext window: {duration(status.window_s)}")]
         )
     )
     ready = sum(1 for r in status.namespaces if r.ready)

@@ -1,63 +1,110 @@
-"""The preflight report in a terminal: a table worst first, stable JSON, exit codes.
+"""The preflight report in a terminal: findings worst first, grouped, wrapped; JSON; exit codes.
 
 Exit status: 0 nothing failed, 1 a check failed, 2 usage or config errors (nothing ran).
-Passing results are folded to one row per check in the text table so a 2,000-node
-cluster prints what needs attention, not 12,000 lines of `pass`; JSON has everything.
+A 2,000-node cluster without Prometheus has 2,000 identical "steal time unknown"
+results: findings of one check with the same status and fix are one finding — "on
+2,000 nodes: node-1, node-2, node-3 … and 1,997 more" when their message is the same,
+else the first few subjects each with its own message and how many more. Messages and
+fixes are never cut; they wrap to the terminal's width. Passing checks are one line
+each with how many subjects passed. JSON has every result.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import yaml
 
 from bot.terminal.render import CliRenderer, TerminalRenderers
-from commands.preflight.model import PreflightReport, Status, report_to_dict
+from bot.terminal.style import Style
+from commands.core.wording import count, listing, number
+from commands.preflight.model import CheckResult, PreflightReport, Status, report_to_dict
 
-_MESSAGE_WIDTH = 110
+SHOWN_SUBJECTS = 3
+SHOWN_MESSAGES = 8
 
 
 def to_text(report: PreflightReport) -> str:
+    return styled(report, Style())
+
+
+def styled(report: PreflightReport, style: Style) -> str:
     summary = report.summary
-    lines = [
+    counts = ", ".join(
+        style.paint(f"{number(summary[s.value])} {s.value}", s.value)
+        if summary[s.value]
+        else f"0 {s.value}"
+        for s in (Status.FAIL, Status.WARN, Status.UNKNOWN, Status.PASS)
+    )
+    lines = style.wrap(
         f"Preflight of {report.cluster} for Istio {report.istio} ({report.profile} profile), "
-        f"{report.generated_at}",
-        f"{summary['fail']} fail, {summary['warn']} warn, {summary['unknown']} unknown, "
-        f"{summary['pass']} pass",
-        "",
-    ]
-    rows: list[tuple[str, str, str, str]] = []
-    passes: dict[str, int] = {}
-    for check in report.worst_first():
-        if check.status is Status.PASS:
-            passes[check.id] = passes.get(check.id, 0) + 1
-            continue
-        message = check.message
-        if check.fix:
-            message += f" — fix: {check.fix}"
-        if len(message) > _MESSAGE_WIDTH * 2:
-            message = message[: _MESSAGE_WIDTH * 2 - 1] + "…"
-        rows.append((check.status.value.upper(), check.id, _subject(check.subject), message))
-    for check_id, count in sorted(passes.items()):
-        rows.append(("PASS", check_id, f"{count} subject{'s' if count != 1 else ''}", ""))
-    header = ("STATUS", "CHECK", "SUBJECT", "MESSAGE")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(3)]
-        lines.append("  ".join(cells) + ("  " + row[3] if row[3] else ""))
+        f"{report.generated_at}: {report.verdict}"
+    )
+    lines.append(counts)
+    for group in findings(report):
+        lines += ["", *_finding_lines(group, style)]
+    passes = _passes(report)
+    if passes:
+        lines += ["", *style.wrap(", ".join(passes), "  ", first=style.paint("PASS", "pass") + " ")]
     for note in report.notes:
-        lines.append(f"note: {note}")
+        lines += ["", *style.wrap(note, "      ", first="note: ")]
     lines += ["", "Sizing advice (IstioOperator overlay for istioctl install -f):"]
-    for reason in report.recommendation.get("reasons", []):
-        lines.append(f"# {reason}")
+    lines += [f"# {reason}" for reason in report.recommendation.get("reasons", [])]
     lines.append(yaml.safe_dump(report.recommendation["istio_operator"], sort_keys=False).rstrip())
     return "\n".join(lines)
 
 
-def _subject(subject: object) -> str:
-    kind = getattr(subject, "kind", "")
-    label = getattr(subject, "label", "")
-    return f"{kind.lower()}/{label}"
+def findings(report: PreflightReport) -> list[list[CheckResult]]:
+    """Results that are not a pass, one check's with the same status and fix together,
+    worst first."""
+    groups: dict[tuple[str, str, str], list[CheckResult]] = {}
+    for check in report.worst_first():
+        if check.status is Status.PASS:
+            continue
+        groups.setdefault((check.status.value, check.id, check.fix or ""), []).append(check)
+    return sorted(groups.values(), key=lambda g: (g[0].status.rank, g[0].id, g[0].subject.label))
+
+
+def _finding_lines(group: Sequence[CheckResult], style: Style) -> list[str]:
+    first = group[0]
+    status = style.paint(first.status.value.upper(), first.status.value)
+    if len({c.message for c in group}) == 1:
+        lines = style.wrap(f"{status} {first.id} on {_subjects(group)}", "    ", first="")
+        lines += style.wrap(first.message, "  ")
+    else:
+        lines = [f"{status} {first.id} on {count(len(group), _kind(group))}"]
+        for check in group[:SHOWN_MESSAGES]:
+            lines += style.wrap(f"{check.subject.label}: {check.message}", "    ", first="  ")
+        if len(group) > SHOWN_MESSAGES:
+            more = number(len(group) - SHOWN_MESSAGES)
+            lines.append(f"  … and {more} more (every one: --output json)")
+    if first.fix:
+        lines += style.wrap(first.fix, "       ", first="  fix: ")
+    return lines
+
+
+def _kind(group: Sequence[CheckResult]) -> str:
+    kinds = {c.subject.kind.lower() for c in group}
+    return kinds.pop() if len(kinds) == 1 else "subject"
+
+
+def _subjects(group: Sequence[CheckResult]) -> str:
+    if len(group) == 1:
+        return f"{group[0].subject.kind.lower()} {group[0].subject.label}"
+    names = [c.subject.label for c in group]
+    return f"{count(len(group), _kind(group))}: {listing(names, SHOWN_SUBJECTS)}"
+
+
+def _passes(report: PreflightReport) -> list[str]:
+    by_check: dict[str, list[CheckResult]] = {}
+    for check in report.checks:
+        if check.status is Status.PASS:
+            by_check.setdefault(check.id, []).append(check)
+    return [
+        f"{check_id} ({count(len(results), _kind(results))})"
+        for check_id, results in sorted(by_check.items())
+    ]
 
 
 def to_json(report: PreflightReport) -> str:
@@ -69,4 +116,7 @@ def exit_status(report: PreflightReport) -> int:
 
 
 def register(renderers: TerminalRenderers) -> None:
-    renderers.add(PreflightReport, CliRenderer(text=to_text, json=to_json, exit_status=exit_status))
+    renderers.add(
+        PreflightReport,
+        CliRenderer(text=to_text, json=to_json, exit_status=exit_status, styled=styled),
+    )

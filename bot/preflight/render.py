@@ -43,15 +43,16 @@ def _names(results: Sequence[CheckResult], top: int) -> str:
 
 def summary(report: PreflightReport, top: int = 10) -> SlackMessage:
     """The channel message: counts by status, then every non-passing check, failing first."""
-    verdict = "not ready" if report.failed else "ready"
-    title = f"Preflight {report.cluster} → Istio {report.istio} ({report.profile}): {verdict}"
+    title = (
+        f"Preflight {report.cluster} → Istio {report.istio} ({report.profile}): {report.verdict}"
+    )
     lines = [counts_line(report)]
     for check_id, status, results in report.groups():
         bad = [r for r in results if r.status is status]
         if status is Status.PASS:
             continue
         lines.append(f"{ICON[status]} *{check_id}* — {len(bad)} {status.value}: {_names(bad, top)}")
-    if not report.failed and len(lines) == 1:
+    if report.verdict == "ready" and len(lines) == 1:
         lines.append("Every check passed.")
     s = report.summary
     fallback = (

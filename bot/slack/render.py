@@ -74,22 +74,35 @@ def render_error(error_id: str) -> SlackMessage:
 
 def _usage(error: UsageError) -> SlackMessage:
     lines = [f":warning: {error.problem}"]
-    if error.usage:
-        lines.append("Usage:\n" + "\n".join(f"`{u}`" for u in error.usage.splitlines()))
-    return message(f"{error.problem}. Usage: {error.usage}".strip(), lines)
+    usages = [u for u in error.usage.splitlines() if u.strip()]
+    fallback = error.problem
+    if usages:
+        lines.append("Usage:\n" + "\n".join(f"`{u}`" for u in usages))
+        fallback += " — usage: " + "; ".join(usages)
+    return message(fallback, lines)
 
 
 def _help(result: Help) -> SlackMessage:
+    """Every command in one line each, or `help X`: usage, options, role, examples —
+    the same entries `meshbot X --help` shows on the command line."""
     lines = []
     for entry in result.entries:
-        line = f"`{entry.usage}` — {entry.summary}"
-        if result.detailed:
-            line += f" _(role: {entry.role.label})_"
-            if entry.details:
-                line += f"\n{entry.details}"
-        lines.append(line)
+        if not result.detailed:
+            lines.append(f"`{entry.usage}` — {entry.summary}")
+            continue
+        lines.append(f"*{entry.name}* — {entry.summary} _(role: {entry.role.label})_")
+        lines.append(f"`{entry.usage}`")
+        if entry.details:
+            lines.append(entry.details)
+        if entry.options:
+            lines.append("\n".join(f"• `{o.usage}` {o.help}" for o in entry.options))
+        if entry.examples:
+            lines.append("Examples:\n" + "\n".join(f"`{e}`" for e in entry.examples))
     title = "meshbot commands" if not result.detailed else "meshbot help"
-    return message(title, lines, header=title)
+    fallback = title
+    if result.detailed:
+        fallback = "; ".join(f"{e.usage} — {e.summary}" for e in result.entries)
+    return message(fallback, lines, header=title)
 
 
 def _status(report: StatusReport) -> SlackMessage:

@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from typing import Any
 
+from bot.terminal.dialect import Dialect
+from bot.terminal.help import render_help
+from bot.terminal.style import Style
 from commands.core.model import (
     Denied,
     Failure,
@@ -30,18 +33,23 @@ from commands.core.model import (
 
 @dataclass(frozen=True)
 class CliRenderer:
-    """How one capability's result type looks in a terminal, as JSON, and its exit code."""
+    """How one capability's result type looks in a terminal, as JSON, and its exit code.
+
+    `styled`, when given, is used instead of `text` for a terminal whose width and colour
+    are known (bot.terminal.style)."""
 
     text: Callable[[Any], str]
     json: Callable[[Any], str]
     exit_status: Callable[[Any], int]
+    styled: Callable[[Any, Style], str] | None = None
 
 
 class TerminalRenderers:
     """The renderers of one CLI run, by result type (the nearest base class wins)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect | None = None) -> None:
         self._by_type: dict[type[Result], CliRenderer] = {}
+        self.dialect = dialect or Dialect()
 
     def add(self, kind: type[Result], renderer: CliRenderer) -> None:
         self._by_type[kind] = renderer
@@ -61,9 +69,13 @@ class TerminalRenderers:
         custom = self._find(result)
         return custom.json(result) if custom else to_json(result)
 
-    def to_text(self, result: Result) -> str:
+    def to_text(self, result: Result, style: Style | None = None) -> str:
         custom = self._find(result)
-        return custom.text(result) if custom else to_text(result)
+        if custom is None:
+            return to_text(result, style=style, dialect=self.dialect)
+        if custom.styled is not None:
+            return custom.styled(result, style or Style())
+        return custom.text(result)
 
 
 def exit_status(result: Result) -> int:
@@ -103,29 +115,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_text(result: Result, prefix: str = "meshbot") -> str:
+def to_text(result: Result, style: Style | None = None, dialect: Dialect | None = None) -> str:
+    """Built-in results as text, still worded the Slack way where they name a command
+    (the CLI says those its own way with `Dialect.say` on the whole output)."""
+    style = style or Style()
     match result:
         case UsageError():
-            usage = result.usage.replace("/mesh", prefix)
-            return f"error: {result.problem}" + (f"\nusage: {usage}" if usage else "")
-        case Denied():
-            return f"denied: {result.reason}"
-        case Failure():
-            return f"error: {result.message}"
-        case Help():
-            lines = []
-            for e in result.entries:
-                lines.append(e.usage.replace("/mesh", prefix, 1))
-                lines.append(f"    {e.summary}")
-                if result.detailed and e.details:
-                    lines.append(f"    {e.details}")
+            lines = [f"{style.paint('error:', 'error')} {result.problem}"]
+            usages = result.usage.splitlines()
+            if usages:
+                lines.append(f"usage: {usages[0]}")
+                lines += [f"       {usage}" for usage in usages[1:]]
             return "\n".join(lines)
+        case Denied():
+            return f"{style.paint('denied:', 'error')} {result.reason}"
+        case Failure():
+            return f"{style.paint('error:', 'error')} {result.message}"
+        case Help():
+            return render_help(result, dialect or Dialect(), style)
         case StatusReport():
             rows = [(p.kind, p.name, p.state.value, p.detail) for p in result.parts]
             widths = [max(len(r[i]) for r in rows) for i in range(3)]
             lines = [f"meshbot {result.version}"]
             for row in rows:
                 cells = [row[i].ljust(widths[i]) for i in range(3)]
+                cells[2] = style.paint(cells[2], "ok" if row[2] == "ok" else "unknown")
+                if row[2] == "unreachable":
+                    cells[2] = style.paint(row[2].ljust(widths[2]), "fail")
                 lines.append("  ".join(cells) + ("  " + row[3] if row[3] else ""))
             return "\n".join(lines)
         case Text():

@@ -48,7 +48,8 @@ def _show(ctx: Context, args: Args) -> Result:
 def _history(ctx: Context, args: Args) -> Result:
     cluster = args.get("cluster")
     if cluster is not None and cluster not in ctx.services.clusters:
-        return UsageError(f"no cluster named `{cluster}`")
+        known = ", ".join(f"`{name}`" for name in sorted(ctx.services.clusters))
+        return UsageError(f"unknown cluster `{cluster}` (configured: {known or 'none'})")
     return Pipeline(ctx.services).history(cluster, int(args.get("limit", 20)))
 
 
@@ -88,9 +89,12 @@ def _change_scope(services: Services, args: Args) -> RefusalScope | None:
 
 
 def _limit(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"must be a whole number from 1 to 200, not `{text}`") from None
     if not 1 <= value <= 200:
-        raise ValueError("must be between 1 and 200")
+        raise ValueError(f"must be from 1 to 200, not {value}")
     return value
 
 
@@ -103,6 +107,7 @@ def register(registry: Registry) -> None:
                 _show,
                 needs=(ChangesKit,),
                 positionals=(ID,),
+                examples=("change chg-7xq2m4ab",),
             ),
             CommandSpec(
                 "history",
@@ -111,8 +116,11 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit,),
                 options=(
                     CLUSTER,
-                    Param("limit", "how many (1-200)", default=20, convert=_limit, placeholder="N"),
+                    Param(
+                        "limit", "how many, 1 to 200", default=20, convert=_limit, placeholder="N"
+                    ),
                 ),
+                examples=("history", "history limit=5"),
             ),
             CommandSpec(
                 "change approve",
@@ -131,6 +139,10 @@ def register(registry: Registry) -> None:
                     ),
                 ),
                 details="You cannot approve a change you proposed.",
+                examples=(
+                    "change approve chg-7xq2m4ab",
+                    'change approve chg-7xq2m4ab override="plaintext is the health checker"',
+                ),
             ),
             CommandSpec(
                 "change reject",
@@ -142,6 +154,7 @@ def register(registry: Registry) -> None:
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
+                examples=('change reject chg-7xq2m4ab reason="wrong namespace"',),
             ),
             CommandSpec(
                 "change rollback",
@@ -154,6 +167,7 @@ def register(registry: Registry) -> None:
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
                 details="Refused, with nothing written, if someone changed the objects since.",
+                examples=('change rollback chg-7xq2m4ab reason="5xx on orders"',),
             ),
         ]
     )

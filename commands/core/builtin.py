@@ -11,7 +11,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from commands.core.errors import PortError
-from commands.core.model import Help, HelpEntry, PartState, PartStatus, Result, StatusReport, Text
+from commands.core.model import (
+    Help,
+    PartState,
+    PartStatus,
+    Result,
+    StatusReport,
+    Text,
+    UsageError,
+)
 from commands.core.ports import Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 
@@ -20,19 +28,29 @@ def _help(ctx: Context, args: Args) -> Result:
     registry = ctx.registry
     topic: tuple[str, ...] = args.get("command", ())
     if topic:
-        spec, rest = registry.resolve(topic)
-        specs = [spec] if spec is not None and not rest else registry.family(topic[0])
-        if not specs:
-            return Text(
-                f"No command `{' '.join(topic)}`",
-                (f"Try `{registry.prefix} help` for the list.",),
-            )
-        return Help(tuple(_entry(registry, s) for s in specs), detailed=True)
-    return Help(tuple(_entry(registry, s) for s in registry.specs()))
+        found = help_topic(registry, topic)
+        if isinstance(found, UsageError):
+            return found
+        return Help(tuple(registry.help_entry(s) for s in found), detailed=True)
+    return Help(tuple(registry.help_entry(s) for s in registry.ordered()))
 
 
-def _entry(registry: Registry, spec: CommandSpec) -> HelpEntry:
-    return HelpEntry(spec.name, registry.usage_of(spec), spec.summary, spec.role, spec.details)
+def help_topic(
+    registry: Registry, topic: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> list[CommandSpec] | UsageError:
+    """The commands `help TOPIC` is about (one, or a family like `mtls`), or what was wrong:
+    no such command, with the closest names (`extra`: names only a front end has)."""
+    spec, rest = registry.resolve(topic)
+    specs = [spec] if spec is not None and not rest else registry.family(topic[0])
+    if specs:
+        return specs
+    close = registry.suggest(topic, extra)
+    hint = f"; did you mean {' or '.join(f'`{name}`' for name in close)}?" if close else ""
+    return UsageError(
+        f"no command `{' '.join(topic)}`{hint}",
+        usage=f"{registry.prefix} help [COMMAND …]",
+        command="help",
+    )
 
 
 def _version(ctx: Context, args: Args) -> Result:
@@ -100,12 +118,19 @@ def register(registry: Registry) -> None:
                 "List the commands, or show one in detail",
                 _help,
                 positionals=(Param("command", "a command name", repeated=True),),
+                details="With a command: its usage, options, the role it needs and examples.",
+                examples=("help", "help preflight", "help mtls"),
             ),
-            CommandSpec("version", "Show meshbot's version", _version),
+            CommandSpec("version", "Show meshbot's version", _version, examples=("version",)),
             CommandSpec(
                 "status",
                 "Show what this replica is connected to: Redis, clusters, Prometheus, lease",
                 _status,
+                details=(
+                    "Each part is probed on its own and said to be ok, unreachable or not "
+                    "configured; something unreachable is not an error of this command."
+                ),
+                examples=("status",),
             ),
         ]
     )

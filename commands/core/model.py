@@ -71,12 +71,25 @@ class Text(Result):
 
 
 @dataclass(frozen=True)
+class HelpOption:
+    """One option or positional word of a command, as help shows it (`cluster=NAME`)."""
+
+    usage: str
+    help: str
+
+
+@dataclass(frozen=True)
 class HelpEntry:
+    """A command as help shows it. Usage and examples are written the Slack way
+    (`/mesh preflight namespace=NS`); the command line says them its own way."""
+
     name: str
     usage: str
     summary: str
     role: Role
     details: str = ""
+    options: tuple[HelpOption, ...] = ()
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,23 @@ stuck on functions, so help, validation and permission checks all read one sourc
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from commands.core import refusals
 from commands.core.errors import PortError
-from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
+from commands.core.model import (
+    Caller,
+    Denied,
+    Failure,
+    HelpEntry,
+    HelpOption,
+    Result,
+    Role,
+    UsageError,
+)
 from commands.core.parsing import ParsedText, parse
 from commands.core.ports import Services
 from commands.core.refusals import RefusalScope
@@ -47,6 +57,24 @@ class Param:
         if self.choices and raw not in self.choices:
             raise ValueError(f"must be one of {', '.join(self.choices)}, not `{raw}`")
         return self.convert(raw) if self.convert else raw
+
+    def mention(self, positional: bool) -> str:
+        """How a message names this parameter: `ID` for a word, `limit=` for an option."""
+        return f"`{self.placeholder or self.name.upper()}`" if positional else f"`{self.name}=`"
+
+    def help_option(self, positional: bool) -> HelpOption:
+        shown = self.placeholder or ("|".join(self.choices) if self.choices else self.name.upper())
+        notes = []
+        if self.choices and self.placeholder:
+            notes.append(f"one of {', '.join(self.choices)}")
+        if self.repeated:
+            notes.append("repeat for several" if not positional else "several allowed")
+        if self.required:
+            notes.append("required")
+        if self.default is not None:
+            notes.append(f"default {self.default}")
+        text = self.help + (f" ({'; '.join(notes)})" if notes else "")
+        return HelpOption(shown if positional else f"{self.name}={shown}", text)
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,9 @@ class CommandSpec:
     # says which cluster's stream, from the arguments (default: `cluster=` or the only one).
     changes_state: bool = False
     refusal_scope: Callable[[Services, Args], RefusalScope | None] | None = None
+    # What to type, without the `/mesh` prefix, e.g. "preflight namespace=shop istio=1.29".
+    # Help shows them in Slack and on the command line (each in its own words).
+    examples: tuple[str, ...] = ()
 
     @property
     def usage(self) -> str:
@@ -125,8 +156,41 @@ class Registry:
     def specs(self) -> list[CommandSpec]:
         return sorted(self._specs.values(), key=lambda s: s.name)
 
+    def ordered(self) -> list[CommandSpec]:
+        """In the order they were registered: the order help lists them in."""
+        return list(self._specs.values())
+
     def usage_of(self, spec: CommandSpec) -> str:
         return f"{self.prefix} {spec.usage}"
+
+    def help_entry(self, spec: CommandSpec) -> HelpEntry:
+        """The command as help shows it, in Slack and on the command line alike."""
+        options = tuple(p.help_option(positional=True) for p in spec.positionals) + tuple(
+            p.help_option(positional=False) for p in spec.options
+        )
+        return HelpEntry(
+            spec.name,
+            self.usage_of(spec),
+            spec.summary,
+            spec.role,
+            spec.details,
+            options,
+            tuple(f"{self.prefix} {example}" for example in spec.examples),
+        )
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs()]
+
+    def suggest(self, words: tuple[str, ...], extra: Iterable[str] = ()) -> list[str]:
+        """Registered names (and `extra` ones) close to what was typed: `prefligth` → preflight."""
+        names = [*self.names(), *extra]
+        typed = " ".join(words[:2]).lower()
+        candidates = {n: n for n in names}
+        candidates.update({n.split(" ")[0]: n for n in names if " " in n})
+        found = difflib.get_close_matches(typed, list(candidates), n=3, cutoff=0.6)
+        if not found and len(words) > 1:
+            found = difflib.get_close_matches(words[0].lower(), list(candidates), n=3, cutoff=0.6)
+        return list(dict.fromkeys(candidates[f] for f in found))
 
     def resolve(self, words: tuple[str, ...]) -> tuple[CommandSpec | None, tuple[str, ...]]:
         """The longest registered name that the leading words spell, and the rest."""
@@ -138,7 +202,7 @@ class Registry:
 
     def family(self, word: str) -> list[CommandSpec]:
         """Commands whose name starts with `word` (for `mtls` → `mtls status`, …)."""
-        return [s for s in self.specs() if s.name.split(" ")[0] == word.lower()]
+        return [s for s in self.ordered() if s.name.split(" ")[0] == word.lower()]
 
     def prepare(self, text: str, caller: Caller) -> tuple[CommandSpec, Args] | Result:
         """Parse, look up, check the role and bind arguments; nothing runs here."""
@@ -149,7 +213,7 @@ class Registry:
             return UsageError("no command given", usage=f"{self.prefix} help")
         spec, rest = self.resolve(parsed.words)
         if spec is None:
-            return self._unknown(parsed.words)
+            return self.unknown(parsed.words)
         if caller.role is None or caller.role.value < spec.role.value:
             have = caller.role.label if caller.role else "no role"
             return Denied(
@@ -159,8 +223,12 @@ class Registry:
             )
         args = bind(spec, rest, parsed)
         if isinstance(args, UsageError):
-            return UsageError(args.problem, usage=self.usage_of(spec), command=spec.name)
+            return self.with_usage(args, spec)
         return spec, args
+
+    def with_usage(self, error: UsageError, spec: CommandSpec) -> UsageError:
+        """A command's own usage error, with its usage line when it gave none."""
+        return replace(error, usage=error.usage or self.usage_of(spec), command=spec.name)
 
     def check_wiring(self, services: Services) -> None:
         """Raise MissingWiring naming every kit or cluster protocol a command lacks."""
@@ -192,7 +260,7 @@ class Registry:
         except PortError as exc:
             result = Failure(str(exc))
         self._record_refusal(text, caller, services, result, (spec, args))
-        return result
+        return self.with_usage(result, spec) if isinstance(result, UsageError) else result
 
     def _record_refusal(
         self,
@@ -223,7 +291,10 @@ class Registry:
 
         refusals.record(services, spec.name, text, caller, result, scope)
 
-    def _unknown(self, words: tuple[str, ...]) -> UsageError:
+    def unknown(self, words: tuple[str, ...], extra: Mapping[str, str] | None = None) -> UsageError:
+        """Not a command: say so, with the closest commands and their usage, or where the
+        list is. `extra`: the usage of commands only the front end has, by name."""
+        extra = extra or {}
         family = self.family(words[0])
         if family:
             names = ", ".join(f"`{s.name}`" for s in family)
@@ -231,19 +302,34 @@ class Registry:
                 f"`{' '.join(words[:2])}` is not a command; did you mean one of {names}?",
                 usage="\n".join(self.usage_of(s) for s in family),
             )
-        return UsageError(f"unknown command `{words[0]}`", usage=f"{self.prefix} help")
+        close = self.suggest(words, extra)
+        if close:
+            names = " or ".join(f"`{name}`" for name in close)
+            usages = [self.usage_of(s) if (s := self.get(n)) else extra[n] for n in close]
+            return UsageError(
+                f"unknown command `{words[0]}`; did you mean {names}?",
+                usage="\n".join(usages) or f"{self.prefix} help",
+            )
+        return UsageError(
+            f"unknown command `{words[0]}`; `{self.prefix} help` lists the commands",
+            usage=f"{self.prefix} help",
+        )
 
 
 def bind(spec: CommandSpec, words: tuple[str, ...], parsed: ParsedText) -> Args | UsageError:
+    """Options and positional words → converted values, or what was wrong, by name.
+
+    Messages name options as `key=` and words by their placeholder (`ID`), the way
+    Slack shows them; the command line says `--key` instead (bot.terminal.dialect).
+    """
     values: dict[str, Any] = {}
     known = {p.name: p for p in spec.options}
     for key, raws in parsed.options.items():
         param = known.get(key)
         if param is None:
-            allowed = ", ".join(sorted(known)) or "none"
-            return UsageError(f"unknown option `{key}=` (options: {allowed})")
+            return UsageError(_unknown_option(spec, key))
         if len(raws) > 1 and not param.repeated:
-            return UsageError(f"option `{key}=` is given {len(raws)} times; give it once")
+            return UsageError(f"`{key}=` is given {len(raws)} times; give it once")
         try:
             bound = [param.bind(raw) for raw in raws]
         except ValueError as exc:
@@ -258,13 +344,31 @@ def bind(spec: CommandSpec, words: tuple[str, ...], parsed: ParsedText) -> Args 
         try:
             bound = [param.bind(raw) for raw in taken]
         except ValueError as exc:
-            return UsageError(f"`{param.name}`: {exc}")
+            return UsageError(f"{param.mention(positional=True)}: {exc}")
         values[param.name] = tuple(bound) if param.repeated else bound[0]
     if remaining:
-        return UsageError(f"unexpected `{' '.join(remaining)}`")
+        return UsageError(f"unexpected `{' '.join(remaining)}`{_expected(spec)}")
     for param in (*spec.positionals, *spec.options):
         if param.name not in values:
             if param.required:
-                return UsageError(f"`{param.name}` is required")
+                positional = param in spec.positionals
+                what = f" ({param.help})" if param.help else ""
+                return UsageError(f"{param.mention(positional)} is required{what}")
             values[param.name] = param.default
     return Args(values)
+
+
+def _unknown_option(spec: CommandSpec, key: str) -> str:
+    names = [p.name for p in spec.options]
+    if not names:
+        return f"`{spec.name}` takes no options, not `{key}=`"
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f"; did you mean `{close[0]}=`?" if close else ""
+    allowed = ", ".join(f"`{name}=`" for name in names)
+    return f"unknown option `{key}=` for `{spec.name}`{hint} (it takes {allowed})"
+
+
+def _expected(spec: CommandSpec) -> str:
+    if not spec.positionals:
+        return f" (`{spec.name}` takes no words after its name, only options)"
+    return ""

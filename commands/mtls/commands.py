@@ -22,8 +22,10 @@ from commands.changes.model import Gate, GateStatus, ObjectChange, ObjectRef, Pr
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import MetricsUnavailable
 from commands.core.model import Failure, Result, Role, Text, UsageError
+from commands.core.names import namespace_or
 from commands.core.ports import Cluster, Metrics, Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.core.wording import count, duration, listing, number
 from commands.mtls.model import (
     MtlsSettings,
     MtlsStatus,
@@ -41,7 +43,6 @@ from commands.mtls.policy import (
     peer_auth,
 )
 from commands.mtls.queries import (
-    NAMESPACE,
     inbound_connections,
     inbound_requests,
     plaintext_connections,
@@ -101,8 +102,8 @@ def gather(
         unknown = [n for n in namespaces if n not in all_ns]
         if unknown:
             return UsageError(
-                f"namespace `{unknown[0]}` does not exist in cluster {cluster_name}",
-                usage="/mesh mtls status namespace=NS",
+                f"namespace `{unknown[0]}` does not exist in cluster {cluster_name} "
+                f"(it has {listing(sorted(all_ns), shown=8)})"
             )
     single = namespaces[0] if namespaces is not None and len(namespaces) == 1 else None
     pods = cluster.list_objects("v1", "pods", namespace=single)
@@ -163,7 +164,7 @@ def read_traffic(
                 )
                 edges.setdefault((source, dest), [0.0, 0.0])[index] += s.value
     except MetricsUnavailable as exc:
-        return {"": Traffic(None, (), f"cannot read Prometheus: {exc}")}
+        return {"": Traffic(None, (), str(exc))}
     result: dict[str, Traffic] = {}
     for ns in set(totals) | {d.split("/")[0] for _, d in edges}:
         plain = tuple(
@@ -189,57 +190,52 @@ def namespace_report(
     )
 
 
-def _hours(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
-
-
 def gates(effective: Any, cover: Any, traffic: Traffic, settings: MtlsSettings) -> tuple[Gate, ...]:
-    window = _hours(settings.readiness_window_s)
+    window = duration(settings.readiness_window_s)
     if effective.conflicts:
         policy = Gate("policy", GateStatus.FAIL, "; ".join(effective.conflicts))
     else:
         policy = Gate("policy", GateStatus.PASS, f"{effective.mode} from {effective.source}")
-    if cover.without_sidecar:
-        names = ", ".join(cover.without_sidecar[:5])
-        more = (
-            f" and {len(cover.without_sidecar) - 5} more" if len(cover.without_sidecar) > 5 else ""
-        )
+    missing = len(cover.without_sidecar)
+    if missing:
+        verb = "has" if missing == 1 else "have"
         sidecars = Gate(
             "sidecars",
             GateStatus.FAIL,
-            f"{len(cover.without_sidecar)} of {cover.pods} pods have no istio-proxy: {names}{more}",
+            f"{missing} of {count(cover.pods, 'pod')} {verb} no istio-proxy: "
+            f"{listing(cover.without_sidecar, shown=5)}",
         )
+    elif cover.pods == 0:
+        sidecars = Gate("sidecars", GateStatus.PASS, "no pods yet")
     else:
-        sidecars = Gate("sidecars", GateStatus.PASS, f"all {cover.pods} pods have istio-proxy")
+        every = "its only pod has" if cover.pods == 1 else f"all {count(cover.pods, 'pod')} have"
+        sidecars = Gate("sidecars", GateStatus.PASS, f"{every} istio-proxy")
     if traffic.error or traffic.total is None:
         plain = Gate("plaintext", GateStatus.UNKNOWN, traffic.error or "no traffic data")
     elif traffic.plaintext:
-        requests = sum(e.requests for e in traffic.plaintext)
-        conns = sum(e.connections for e in traffic.plaintext)
+        requests = number(round(sum(e.requests for e in traffic.plaintext)))
+        conns = number(round(sum(e.connections for e in traffic.plaintext)))
         worst = ", ".join(f"{e.source} → {e.destination}" for e in traffic.plaintext[:5])
         plain = Gate(
             "plaintext",
             GateStatus.FAIL,
-            f"{requests:.0f} plaintext requests and {conns:.0f} connections in the last {window}: "
-            f"{worst}",
-        )
-    elif traffic.total < settings.min_requests:
-        plain = Gate(
-            "plaintext",
-            GateStatus.UNKNOWN,
-            f"not enough traffic to judge: {traffic.total:.0f} requests and connections in the "
-            f"last {window}, need at least {settings.min_requests:.0f}",
+            f"{requests} plaintext requests and {conns} connections in the last {window}: {worst}",
         )
     else:
-        plain = Gate(
-            "plaintext",
-            GateStatus.PASS,
-            f"no plaintext among {traffic.total:.0f} requests and connections in the last {window}",
-        )
+        seen = number(round(traffic.total))
+        if traffic.total < settings.min_requests:
+            plain = Gate(
+                "plaintext",
+                GateStatus.UNKNOWN,
+                f"not enough traffic to judge: {seen} requests and connections in the last "
+                f"{window}, need at least {number(round(settings.min_requests))}",
+            )
+        else:
+            plain = Gate(
+                "plaintext",
+                GateStatus.PASS,
+                f"no plaintext among {seen} requests and connections in the last {window}",
+            )
     return (policy, sidecars, plain)
 
 
@@ -251,12 +247,10 @@ def _scope(args: Args) -> str | UsageError | None:
     namespace = args.get("namespace")
     if args.get("scope") == "mesh" or namespace == "mesh":
         if namespace not in (None, "mesh"):
-            return UsageError("give either `mesh` or namespace=NS, not both")
+            return UsageError("give either `mesh` or `namespace=`, not both")
         return None
     if not namespace:
-        return UsageError("say which namespace: namespace=NS (or `mesh` for mesh-wide)")
-    if not NAMESPACE.match(namespace):
-        return UsageError(f"`{namespace}` is not a valid namespace name")
+        return UsageError("say which namespace with `namespace=` (or `mesh` for mesh-wide)")
     return str(namespace)
 
 
@@ -266,8 +260,6 @@ def _status(ctx: Context, args: Args) -> Result:
         return cluster
     settings = mtls_settings(ctx.services)
     namespace = args.get("namespace")
-    if namespace and namespace != "all" and not NAMESPACE.match(namespace):
-        return UsageError(f"`{namespace}` is not a valid namespace name")
     wanted = None if namespace in (None, "all") else [namespace]
     facts = gather(ctx.services, cluster, wanted, settings)
     if not isinstance(facts, Facts):
@@ -431,7 +423,7 @@ def _permissive(ctx: Context, args: Args) -> Result:
 
 CLUSTER = Param("cluster", "the cluster (default: the only configured one)", placeholder="NAME")
 SCOPE = Param("scope", "`mesh` for mesh-wide", choices=("mesh",))
-NAMESPACE_OPT = Param("namespace", "the namespace", placeholder="NS")
+NAMESPACE_OPT = Param("namespace", "the namespace", placeholder="NS", convert=namespace_or("mesh"))
 
 
 def register(registry: Registry) -> None:
@@ -442,7 +434,19 @@ def register(registry: Registry) -> None:
                 "Per namespace: effective mTLS mode, sidecar coverage, plaintext traffic, verdict",
                 _status,
                 needs=(ChangesKit, MtlsSettings),
-                options=(Param("namespace", "a namespace, or all", placeholder="NS|all"), CLUSTER),
+                options=(
+                    Param(
+                        "namespace",
+                        "one namespace, or all meshed ones (the default)",
+                        placeholder="NS|all",
+                        convert=namespace_or("all"),
+                    ),
+                    CLUSTER,
+                ),
+                details="A namespace is ready for STRICT when its policy is understood, every "
+                "pod has a sidecar and nothing arrived in plaintext over the readiness window "
+                "(1 h by default) with enough traffic seen.",
+                examples=("mtls status", "mtls status namespace=shop"),
             ),
             CommandSpec(
                 "mtls strict",
@@ -455,6 +459,7 @@ def register(registry: Registry) -> None:
                 options=(NAMESPACE_OPT, CLUSTER),
                 details="Gates: every pod has a sidecar; no plaintext for the readiness window "
                 "with enough traffic seen. An approver may override a failed gate with a reason.",
+                examples=("mtls strict namespace=shop", "mtls strict mesh"),
             ),
             CommandSpec(
                 "mtls permissive",
@@ -465,6 +470,7 @@ def register(registry: Registry) -> None:
                 changes_state=True,
                 positionals=(SCOPE,),
                 options=(NAMESPACE_OPT, CLUSTER),
+                examples=("mtls permissive namespace=shop",),
             ),
         ]
     )

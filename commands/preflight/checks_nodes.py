@@ -310,6 +310,33 @@ def conditions(node: NodeInfo) -> CheckResult:
     )
 
 
+NODE_CHECKS = (
+    "node.cpu-flags",
+    "node.steal",
+    "node.kernel",
+    "node.architecture",
+    "node.container-runtime",
+    "node.conditions",
+    "node.headroom",
+)
+
+
+def no_nodes(cluster: str) -> list[CheckResult]:
+    """A cluster that lists no node: every node check is unknown, never a pass."""
+    return [
+        CheckResult(
+            check_id,
+            Status.UNKNOWN,
+            Subject("Cluster", cluster),
+            "the API server lists no nodes, so no node could be checked",
+            {"nodes": 0},
+            "check that the nodes joined the cluster (`kubectl get nodes`) and that this "
+            "kubeconfig points at the cluster you meant",
+        )
+        for check_id in NODE_CHECKS
+    ]
+
+
 def node_checks(
     nodes: Sequence[NodeInfo], metrics: NodeMetrics, settings: PreflightSettings
 ) -> list[CheckResult]:

@@ -14,8 +14,10 @@ from typing import Any
 
 from commands.core.clusters import pick_cluster
 from commands.core.model import Failure, Result, Role, UsageError
+from commands.core.names import namespace_name
 from commands.core.ports import Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.core.wording import listing
 from commands.preflight.checks_cluster import (
     control_plane,
     gateway_api,
@@ -24,7 +26,7 @@ from commands.preflight.checks_cluster import (
     kubernetes_version,
     unknown,
 )
-from commands.preflight.checks_nodes import headroom, node_checks
+from commands.preflight.checks_nodes import headroom, no_nodes, node_checks
 from commands.preflight.checks_workloads import pod_checks, pod_security, service_protocols
 from commands.preflight.model import (
     CheckResult,
@@ -123,6 +125,8 @@ def _node_checks(
     nodes, pods = reads.nodes, reads.pods
     if nodes.value is None:
         return [unknown("node.*", subject, "cannot list nodes", nodes.reason or "")]
+    if not nodes.value:
+        return no_nodes(cluster_name)
     checks = node_checks(nodes.value, reads.metrics, settings)
     if pods.value is None:
         checks.append(unknown("node.headroom", subject, "cannot list pods", pods.reason or ""))
@@ -185,8 +189,10 @@ def _scope(
         by_name = {ns.name: ns for ns in namespaces}
         missing = [name for name in wanted if name not in by_name]
         if missing:
+            names = ", ".join(f"`{name}`" for name in missing)
+            existing = listing(sorted(by_name), shown=8)
             return [], UsageError(
-                f"no namespace {', '.join(missing)} in this cluster",
+                f"no namespace {names} in this cluster (it has {existing})",
                 usage="/mesh preflight namespace=NS …",
             )
         return [by_name[name] for name in wanted], None
@@ -249,11 +255,28 @@ def register(registry: Registry) -> None:
             cluster_needs=(ClusterInventory,),
             role=Role.VIEWER,
             options=(
-                Param("cluster", "a configured cluster", placeholder="NAME"),
-                Param("istio", f"Istio release ({known_versions()})", placeholder="1.30"),
-                Param("profile", "install profile", choices=PROFILES),
-                Param("namespace", "namespaces to be meshed", repeated=True, placeholder="NS"),
+                Param(
+                    "cluster", "a configured cluster (default: the only one)", placeholder="NAME"
+                ),
+                Param(
+                    "istio",
+                    f"Istio release to check against ({known_versions()}; default 1.30)",
+                    placeholder="1.30",
+                ),
+                Param("profile", "install profile (default: default)", choices=PROFILES),
+                Param(
+                    "namespace",
+                    "a namespace to be meshed; without it, every one not opted out",
+                    repeated=True,
+                    placeholder="NS",
+                    convert=namespace_name,
+                ),
             ),
             details=DETAILS,
+            examples=(
+                "preflight",
+                "preflight istio=1.29 profile=ambient",
+                "preflight namespace=shop namespace=payments",
+            ),
         )
     )

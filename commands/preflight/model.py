@@ -14,6 +14,7 @@ from typing import Any
 
 from commands.core.errors import ClusterUnavailable
 from commands.core.model import Result
+from commands.core.wording import count
 
 
 class InventoryForbidden(ClusterUnavailable):
@@ -194,6 +195,16 @@ class PreflightReport(Result):
     @property
     def failed(self) -> bool:
         return any(c.status is Status.FAIL for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        """`ready` only when nothing failed and nothing is unknown: missing data is no pass."""
+        if self.failed:
+            return "not ready"
+        unknown = self.count(Status.UNKNOWN)
+        if unknown:
+            return f"not known to be ready: {count(unknown, 'result')} unknown"
+        return "ready"
 
     def worst_first(self) -> list[CheckResult]:
         return sorted(self.checks, key=lambda c: (c.status.rank, c.id, c.subject.label))

@@ -65,7 +65,7 @@ def fetch(metrics: Metrics | None, settings: PreflightSettings, at: float) -> No
         for key, promql in texts.items():
             answers[key] = metrics.query(promql, at=at)
     except MetricsUnavailable as exc:
-        return NodeMetrics(error=f"Prometheus: {exc}", query_count=len(answers) + 1)
+        return NodeMetrics(error=str(exc), query_count=len(answers) + 1)
     unmapped: set[str] = set()
 
     def by_node(samples: Sequence[Sample]) -> dict[str, float]:

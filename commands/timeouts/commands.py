@@ -18,6 +18,7 @@ from commands.changes.model import ObjectChange, Risk
 from commands.changes.pipeline import Pipeline
 from commands.core.clusters import pick_cluster
 from commands.core.model import Denied, Failure, Result, Role, UsageError
+from commands.core.names import namespace_name
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.timeouts.audit import Facts, audit, gather, recall, remember, settings_of
 from commands.timeouts.durations import (
@@ -247,13 +248,18 @@ def register(registry: Registry) -> None:
         [
             CommandSpec(
                 name="timeouts audit",
-                summary="find VirtualService timeouts and retries that fight the application",
+                summary="Find VirtualService timeouts and retries that fight the application",
                 handler=_audit,
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.VIEWER,
                 positionals=(Param("scope", "`all` namespaces (the default)", choices=("all",)),),
-                options=(Param("namespace", "only this namespace", placeholder="NS"), CLUSTER),
+                options=(
+                    Param(
+                        "namespace", "only this namespace", placeholder="NS", convert=namespace_name
+                    ),
+                    CLUSTER,
+                ),
                 details=(
                     "Reads VirtualServices as Istio merges them (delegates into their roots, "
                     "gateway-bound routes apart from mesh ones, no check of redirect or "
@@ -264,10 +270,11 @@ def register(registry: Registry) -> None:
                     "retries beyond the amplification threshold. Each finding has a stable id "
                     "and a fix line (`timeouts fix ID` when the bot can apply it)."
                 ),
+                examples=("timeouts audit", "timeouts audit namespace=payments"),
             ),
             CommandSpec(
                 name="timeouts set",
-                summary="propose timeout/retries for a service's route (through approval)",
+                summary="Propose a timeout and retries for a service's route, through approval",
                 handler=_set,
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
@@ -296,10 +303,17 @@ def register(registry: Registry) -> None:
                     ),
                     CLUSTER,
                 ),
+                details=(
+                    "Values are checked as Istio does; a combination the audit would flag is "
+                    "refused unless `force=true`, which is recorded."
+                ),
+                examples=(
+                    "timeouts set service=payments.payments timeout=2s retries=2 per-try=500ms",
+                ),
             ),
             CommandSpec(
                 name="timeouts fix",
-                summary="propose the suggested fix of an audit finding",
+                summary="Propose the suggested fix of an audit finding, through approval",
                 handler=_fix,
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
@@ -314,6 +328,7 @@ def register(registry: Registry) -> None:
                     Param("force", "propose even if flagged (recorded)", choices=("true", "false")),
                     CLUSTER,
                 ),
+                examples=("timeouts fix to-3f9a1c2e",),
             ),
         ]
     )

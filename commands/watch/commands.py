@@ -16,7 +16,7 @@ from typing import Any
 
 from commands.changes.hooks import ChangesKit
 from commands.core.errors import PortError
-from commands.core.model import Failure, Result, Role
+from commands.core.model import Failure, Result, Role, UsageError
 from commands.core.ports import Services
 from commands.core.refusals import RefusalScope
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
@@ -105,8 +105,8 @@ def _status(ctx: Context, args: Args) -> Result:
     wanted: str | None = args.get("cluster")
     names = sorted(services.clusters) if wanted is None else [wanted]
     if wanted is not None and wanted not in services.clusters:
-        known = ", ".join(sorted(services.clusters)) or "none configured"
-        return Failure(f"No cluster `{wanted}` (known: {known}).")
+        known = ", ".join(f"`{name}`" for name in sorted(services.clusters)) or "none"
+        return UsageError(f"unknown cluster `{wanted}` (configured: {known})")
     try:
         holder = services.lease.holder(services.watcher_lease)
         summaries = tuple((n, services.store.get(SUMMARY_KEY, cluster=n)) for n in names)
@@ -249,11 +249,14 @@ def register(registry: Registry) -> None:
             _status,
             needs=(WatcherCounters,),
             role=Role.VIEWER,
-            positionals=(Param("cluster", "a configured cluster"),),
+            positionals=(
+                Param("cluster", "a configured cluster (default: all)", placeholder="CLUSTER"),
+            ),
             details=(
                 "Each cluster's last cycle: when, how long it took, whether Prometheus "
                 "answered (blind), the alerts pending/firing/acknowledged/silenced, and the "
                 "services held because their traffic is below the minimum request rate."
             ),
+            examples=("watch status", "watch status prod-eu"),
         )
     )

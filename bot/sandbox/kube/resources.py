@@ -237,6 +237,12 @@ class ResourceTable:
         for rt in BUILTINS:
             self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
 
+    def add_types(self, types: list[ResourceType]) -> None:
+        """Serve these types too (built-in definitions a CRD created later replaces)."""
+        with self._lock:
+            for rt in types:
+                self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
+
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_gvr.get((group, version, plural))
 

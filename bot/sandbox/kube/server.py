@@ -29,6 +29,7 @@ from .controllers import Controllers
 from .faults import Faults
 from .handler import KubeRequestHandler
 from .injection import Injector
+from .istio_kinds import register_istio_kinds
 from .reads import Reader
 from .resources import ResourceTable, ResourceType
 from .seeds import load_documents, parse_yaml
@@ -59,6 +60,8 @@ class KubeTestServer:
     ``token``: when set, requests must carry ``Authorization: Bearer <token>``.
     ``controllers``: run the workload controllers and the pod kubelet (``controllers``
     module), pods becoming Ready ``ready_seconds`` after they start.
+    ``istio``: serve Istio's kinds from built-in definitions (istio_kinds.py) until a CRD
+    for one of them is created; False: a cluster without Istio.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class KubeTestServer:
         token: str | None = None,
         controllers: bool = False,
         ready_seconds: float = 0.2,
+        istio: bool = True,
     ) -> None:
         self.git_version = version
         self.host = host
@@ -77,6 +81,8 @@ class KubeTestServer:
         self.token = token
         self.store = Store()
         self.table = ResourceTable()
+        if istio:
+            register_istio_kinds(self.table)
         self.writer = Writer(self.store, self.table, BuiltinSchemas(version))
         self.injector = Injector(self.store)
         self.writer.admission.append(self._admit)

@@ -52,8 +52,10 @@ def test_adapter_reads_v1_virtual_services_annotations_and_services(seeded: Kube
 
 
 def test_adapter_falls_back_to_v1alpha3_when_that_is_all_the_cluster_serves(
-    kube_server: KubeTestServer, kubeconfig: Path, istio_crds_path: Path
+    kube_server_without_istio: KubeTestServer, tmp_path: Path, istio_crds_path: Path
 ) -> None:
+    kube_server = kube_server_without_istio
+    kubeconfig = kube_server.write_kubeconfig(tmp_path / "kubeconfig")
     from bot.sandbox.kube.seeds import parse_yaml
 
     crds = [
@@ -80,8 +82,9 @@ def test_adapter_falls_back_to_v1alpha3_when_that_is_all_the_cluster_serves(
 
 
 def test_audit_without_istio_says_nothing_is_served(
-    kube_server: KubeTestServer, kubeconfig: Path
+    kube_server_without_istio: KubeTestServer, tmp_path: Path
 ) -> None:
+    kubeconfig = kube_server_without_istio.write_kubeconfig(tmp_path / "kubeconfig")
     cluster = KubeCluster("bare", kubeconfig=str(kubeconfig), context="sandbox")
     try:
         assert cluster.virtual_service_api_version() is None

@@ -55,7 +55,11 @@ def test_the_file_comes_from_meshbot_config_when_no_path_is_given(tmp_path: Path
     [
         (
             "clusters: {prod: {kubeconfg: /x}}",
-            "clusters.prod.kubeconfg: Extra inputs are not permitted",
+            "clusters.prod.kubeconfg: unknown key; did you mean `kubeconfig`?",
+        ),
+        (
+            "clusters: {prod: {kubeconfig: 42}}",
+            "clusters.prod.kubeconfig: must be a file path (text, e.g. ~/.kube/config), not `42`",
         ),
         (
             "clusters: {prod: {prometheus: {url: ftp://x}}}",
@@ -109,3 +113,9 @@ def test_a_redis_url_that_is_not_one_is_refused_without_repeating_it(url: str) -
 def test_redis_urls_redis_py_accepts_load(url: str) -> None:
     settings = load_settings(env={"REDIS_URL": url})
     assert settings.secrets.redis_url is not None
+
+
+def test_the_package_declares_its_license_as_an_spdx_expression() -> None:
+    from importlib.metadata import metadata
+
+    assert metadata("meshbot")["License-Expression"] == "Apache-2.0"

@@ -139,7 +139,7 @@ def test_status_says_ready_only_with_sidecars_no_plaintext_and_enough_traffic() 
     assert set(by_ns) == {"shop", "payments"}  # meshed only; system namespaces skipped
     assert by_ns["shop"].verdict == "ready for STRICT"
     assert by_ns["payments"].verdict.startswith(
-        "not ready: sidecars: 1 of 2 pods have no istio-proxy: legacy-1"
+        "not ready: sidecars: 1 of 2 pods has no istio-proxy: legacy-1"
     )
 
 
@@ -169,13 +169,16 @@ def test_prometheus_down_makes_the_plaintext_gate_unknown() -> None:
         mtls_services(shop_cluster(), metrics=metrics), "mtls status namespace=shop"
     ).namespaces[0]
     gate = {g.name: g for g in report.gates}["plaintext"]
-    assert gate.status is GateStatus.UNKNOWN and "cannot read Prometheus" in gate.detail
+    assert gate.status is GateStatus.UNKNOWN and "is unreachable" in gate.detail
 
 
 def test_unknown_namespace_is_a_usage_error() -> None:
     result = run(mtls_services(shop_cluster(), metrics=traffic()), "mtls strict namespace=nope")
     assert isinstance(result, UsageError)
-    assert result.problem == "namespace `nope` does not exist in cluster prod"
+    assert result.problem == (
+        "namespace `nope` does not exist in cluster prod "
+        "(it has istio-system, kube-system, payments, shop)"
+    )
 
 
 def test_strict_proposes_a_namespace_policy_with_passing_gates() -> None:
@@ -286,3 +289,12 @@ def test_a_cluster_fenced_to_other_channels_refuses_the_proposal() -> None:
     assert isinstance(result, Denied) and "<#C_PROD>" in result.reason
     here = Caller("U_ALICE", Role.OPERATOR, channel_id="C_PROD", front_end="slack")
     assert isinstance(run(fenced, "mtls strict namespace=shop", here), ChangeProposed)
+
+
+def test_slack_says_the_plaintext_window_in_whole_units() -> None:
+    from bot.mtls.render import mtls_status_message
+    from commands.mtls.model import MtlsStatus
+
+    for seconds, shown in ((600, "10 min"), (3600, "1 h"), (10, "10 s")):
+        message = mtls_status_message(MtlsStatus("prod", seconds, ()))
+        assert message.blocks[-1]["elements"][0]["text"] == f"plaintext window: {shown}"

@@ -109,6 +109,11 @@ def test_a_list_we_may_not_read_makes_that_check_unknown_and_the_rest_runs() -> 
     assert statuses(report, "service.protocol") == {"prod": Status.UNKNOWN}
     assert statuses(report, "node.conditions") == {"n1": Status.PASS}
     assert not report.failed
+    fix = next(c.fix for c in report.checks if c.id == "pod.*")
+    assert fix == (
+        "grant the ClusterRole from the Helm chart (helm/meshbot, values `rbac.create`), "
+        "see README 'Install in a cluster'"
+    )
 
 
 def test_an_unreachable_api_server_is_a_failure_not_a_report() -> None:

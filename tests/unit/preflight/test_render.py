@@ -12,7 +12,7 @@ from bot.sandbox.slack.limits import validate_message
 from commands.core.model import Caller, Role
 from commands.core.registry import Registry
 from commands.preflight.commands import register
-from commands.preflight.model import PreflightReport
+from commands.preflight.model import PreflightReport, Status
 from tests.unit.preflight.fakes import FakeInventory, FakePrometheus, node, pod, preflight_services
 
 
@@ -71,16 +71,37 @@ def test_exit_status_is_one_only_when_a_check_fails() -> None:
     assert exit_status(report_for(FakeInventory())) == 0  # unknown steal is not a failure
 
 
-def test_text_is_a_table_worst_first_with_passes_folded_and_the_overlay() -> None:
+def test_text_lists_findings_worst_first_with_fixes_passes_folded_and_the_overlay() -> None:
     text = to_text(report_for(FakeInventory(nodes=[node("ok"), node("sick", ready="False")])))
     lines = text.splitlines()
-    table = [line for line in lines if line.startswith(("FAIL", "WARN", "UNKNOWN", "PASS"))]
-    assert table[0].startswith("FAIL") and "node/sick" in table[0] and "fix:" in table[0]
-    assert any(
-        line.startswith("PASS") and "node.conditions" in line and "1 subject" in line
-        for line in table
-    )
+    heads = [line for line in lines if line.startswith(("FAIL", "WARN", "UNKNOWN", "PASS"))]
+    assert heads[0] == "FAIL node.conditions on node sick"
+    first = lines.index(heads[0])
+    assert lines[first + 2].startswith("  fix: fix or drain the node first")
+    passes = " ".join(lines[lines.index(heads[-1]) :])
+    assert heads[-1].startswith("PASS") and "node.conditions (1 node)" in passes
+    assert "subjects" not in passes.split("Sizing")[0]
     assert "kind: IstioOperator" in text
+    assert "…" not in text and max(len(line) for line in lines) <= 100
+
+
+def test_identical_findings_on_many_nodes_are_one_finding_naming_a_few() -> None:
+    nodes = [node(f"n-{i}") for i in range(1, 2001)]
+    text = to_text(report_for(FakeInventory(nodes=nodes)))
+    steal = [line for line in text.splitlines() if line.startswith("UNKNOWN node.steal")]
+    assert steal == ["UNKNOWN node.steal on 2,000 nodes: n-1, n-10, n-100 … and 1,997 more"]
+    findings = text.split("Sizing advice")[0].splitlines()
+    assert len(findings) < 25, findings
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_a_cluster_without_nodes_is_unknown_for_every_node_check_never_ready() -> None:
+    report = report_for(FakeInventory(nodes=[]))
+    node_results = [c for c in report.checks if c.id.startswith("node.")]
+    assert {c.id for c in node_results} >= {"node.steal", "node.conditions", "node.headroom"}
+    assert {c.status for c in node_results} == {Status.UNKNOWN}
+    assert report.verdict.startswith("not known to be ready")
+    assert "Every check passed" not in json.dumps(summary(report).blocks)
 
 
 def test_slack_summary_of_2000_nodes_groups_by_check_and_stays_within_limits() -> None:

@@ -122,7 +122,7 @@ def test_audit_bad_scope_and_roles() -> None:
         ("timeouts set service=payments timeout=2s retries=0 per-try=1s", "no effect"),
         ("timeouts set service=paymnts timeout=2s", "unknown host `paymnts`"),
         ("timeouts set service=payments timeout=2s route=nope", "no route `nope`"),
-        ("timeouts set timeout=2s", "`service` is required"),
+        ("timeouts set timeout=2s", "`service=` is required"),
     ],
 )
 def test_set_refuses_bad_input_and_changes_nothing(text: str, says: str) -> None:

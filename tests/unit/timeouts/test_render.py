@@ -49,7 +49,9 @@ def test_slack_messages_stay_within_limits(n: int) -> None:
 def test_cli_text_json_and_exit_status() -> None:
     report = _audit(2)
     text = to_text(report)
-    assert "SEVERITY  ID" in text and "ERROR" in text
+    heads = [line for line in text.splitlines() if line.startswith("ERROR ")]
+    assert len(heads) == 2 and all(" on " in line for line in heads)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 100
     data = json.loads(to_json(report))
     assert data["counts"] == {"error": 2, "warning": 0, "info": 0}
     assert exit_status(report) == 1
