@@ -122,7 +122,7 @@ SILENCES = {"1h": 3600.0, "4h": 4 * 3600.0}
 
 ID = Param(
     "id",
-    "the alert's id (under the alert: alert `…`)",
+    "the alert's id, shown under the alert as `alert …`",
     required=True,
     convert=alert_id,
     placeholder="ID",

@@ -8,6 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from bot.terminal.dialect import Dialect
 from bot.timeouts.cli import exit_status, to_json, to_text
 from bot.timeouts.render import details, summary
 from bot.timeouts.settings import TimeoutsConfig
@@ -114,12 +115,15 @@ def test_every_finding_shows_its_fix_and_command_in_slack_and_the_terminal() -> 
         run="timeouts fix to-bbbbbbbb",
     )
     report = TimeoutAudit("prod", "all namespaces", "now", "v1", 1, 1, (manual, suggested))
-    text = to_text(report)
-    assert manual.message in text  # never clipped in a terminal
+    text = Dialect({"service", "route", "timeout"}).say(to_text(report))
+    assert " ".join(manual.message.split()) in " ".join(text.split())  # wrapped, never clipped
     assert "  fix: set a timeout above the slowest normal response of reviews.shop" in text
-    assert "  run: meshbot timeouts set service=reviews.shop route=reviews/canary" in text
+    assert (
+        "  run: `meshbot timeouts set --service reviews.shop --route reviews/canary "
+        "--timeout DURATION`" in text
+    )
     assert "  fix: reviews.shop.svc.cluster.local: timeout=2s (shop/reviews route canary)" in text
-    assert "  run: meshbot timeouts fix to-bbbbbbbb" in text
+    assert "  run: `meshbot timeouts fix to-bbbbbbbb`" in text
     thread = str([m.blocks for m in details(report)])
     assert "_fix:_ set a timeout above the slowest normal response" in thread
     assert "_run:_ `/mesh timeouts set service=reviews.shop route=reviews/canary" in thread

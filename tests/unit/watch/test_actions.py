@@ -124,8 +124,8 @@ def test_silence_for_four_hours_sets_a_silence_that_expires() -> None:
     ("text", "problem"),
     [
         ("alert silence a1 for=2h", "must be one of 1h, 4h"),
-        ("alert silence a1", "`for` is required"),
-        ("alert ack", "`id` is required"),
+        ("alert silence a1", "`for=` is required"),
+        ("alert ack", "`ID` is required"),
         ("alert ack a1;rm", "is not an alert id"),
     ],
 )
