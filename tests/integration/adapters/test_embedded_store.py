@@ -18,49 +18,7 @@ import pytest
 
 from bot.adapters import valkey_process
 from bot.adapters.embedded_redis import EmbeddedRedis
-
-
-class Holder:
-    def __init__(self, data_dir: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.adapters.embedded_holder", str(data_dir)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        words = self._line().split()
-        assert words[:1] == ["attached"], words
-        self.server_pid, self.how = int(words[1]), words[2]
-
-    def _line(self) -> str:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            err = self.process.stderr.read() if self.process.stderr else ""
-            raise AssertionError(f"holder exited: {err}")
-        return line.strip()
-
-    def ask(self, command: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._line()
-
-    def detach(self) -> None:
-        assert self.ask("detach") == "detached"
-        assert self.process.wait(timeout=30) == 0
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.kill()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
+from tests.integration.adapters.embedded_holder import Holder
 
 
 @pytest.fixture
