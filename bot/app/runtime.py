@@ -77,6 +77,7 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
             context=c.context,
             in_cluster=c.in_cluster,
             timeout_s=c.request_timeout_s,
+            deadline_s=c.command_deadline_s,
         )
         for name, c in file.clusters.items()
     }

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.core.deadline import command_budget
 from commands.core.errors import PortError
 from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
 from commands.core.parsing import ParsedText, parse
@@ -177,10 +178,11 @@ class Registry:
         if not isinstance(prepared, tuple):
             return prepared
         spec, args = prepared
-        try:
-            return spec.handler(Context(caller, self, services), args)
-        except PortError as exc:
-            return Failure(str(exc))
+        with command_budget():
+            try:
+                return spec.handler(Context(caller, self, services), args)
+            except PortError as exc:
+                return Failure(str(exc))
 
     def _unknown(self, words: tuple[str, ...]) -> UsageError:
         family = self.family(words[0])

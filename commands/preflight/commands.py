@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from commands.core.clusters import pick_cluster
-from commands.core.errors import ClusterUnavailable
+from commands.core.deadline import carried, current
+from commands.core.errors import ClusterUnavailable, DeadlineExceeded
 from commands.core.model import Failure, Result, Role, UsageError
 from commands.core.ports import Cluster, Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
@@ -58,7 +59,7 @@ class Fetched(Generic[T]):
 def _read(read: Callable[[], T]) -> Fetched[T]:
     try:
         return Fetched(read())
-    except InventoryForbidden as exc:
+    except (InventoryForbidden, DeadlineExceeded) as exc:
         return Fetched(None, str(exc))
 
 
@@ -101,14 +102,14 @@ def run_preflight(
     except ClusterUnavailable as exc:
         return Failure(f"preflight of {cluster_name} stopped: {exc}")
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="preflight") as pool:
-        f_nodes = pool.submit(_read, inventory.list_nodes)
-        f_pods = pool.submit(_read, inventory.list_pods)
-        f_ns = pool.submit(_read, inventory.list_namespaces)
-        f_svc = pool.submit(_read, inventory.list_services)
-        f_access = pool.submit(_read, lambda: inventory.review_access(PERMISSIONS))
-        f_plane = pool.submit(_read, inventory.istio_control_plane)
-        f_crds = pool.submit(_read, lambda: inventory.crd_served_versions(GATEWAY_CRDS))
-        f_metrics = pool.submit(fetch, services.metrics.get(cluster_name), settings, now)
+        f_nodes = pool.submit(carried(_read), inventory.list_nodes)
+        f_pods = pool.submit(carried(_read), inventory.list_pods)
+        f_ns = pool.submit(carried(_read), inventory.list_namespaces)
+        f_svc = pool.submit(carried(_read), inventory.list_services)
+        f_access = pool.submit(carried(_read), lambda: inventory.review_access(PERMISSIONS))
+        f_plane = pool.submit(carried(_read), inventory.istio_control_plane)
+        f_crds = pool.submit(carried(_read), lambda: inventory.crd_served_versions(GATEWAY_CRDS))
+        f_metrics = pool.submit(carried(fetch), services.metrics.get(cluster_name), settings, now)
         try:
             nodes, pods, nss, svcs = (
                 f_nodes.result(),
@@ -182,6 +183,9 @@ def run_preflight(
     else:
         checks += service_protocols(svcs.value, scope)
     notes = []
+    budget = current()
+    if budget is not None and budget.cuts:
+        notes.append("not done, the command's deadline ran out: " + "; ".join(budget.cuts))
     if metrics.error:
         notes.append(f"steal time and Prometheus CPU flags unknown: {metrics.error}")
     if metrics.unmapped:
