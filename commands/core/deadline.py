@@ -10,7 +10,8 @@ left, and refuses to start one when nothing is. It records what it did not do wi
 It travels in a `ContextVar`: set by the thread that dispatches, and carried into a
 worker thread only when the work is submitted through `carried(...)`. Work outside a
 command (the sweeper, the watchers) has no budget: each request keeps its own timeout.
-Writes are never cut (a change that started applying must finish or restore).
+Writes are never cut, and restoring a change runs `suspended()` (its reads too): a
+change that started applying must finish or be put back.
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ def command_budget() -> Iterator[CommandBudget]:
 
 def current() -> CommandBudget | None:
     return _current.get()
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No budget inside: for work that must not be cut once started (undoing writes)."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def carried(work: Callable[P, R]) -> Callable[P, R]:

@@ -75,9 +75,7 @@ class Effective:
     def describe(self, policy: PeerAuth) -> str:
         """A workload policy as a user needs it: the mode its pods get and, port by
         port, what stays different (`port 8080 stays PERMISSIVE`)."""
-        mode = (
-            f"mode UNSET (inherits {self.mode})" if policy.mode == "UNSET" else f"{policy.mode}"
-        )
+        mode = f"mode UNSET (inherits {self.mode})" if policy.mode == "UNSET" else f"{policy.mode}"
         ports = [
             f"port {port} stays {self.workload_mode(policy) if m == 'UNSET' else m}"
             for port, m in policy.port_modes

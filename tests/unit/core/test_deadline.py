@@ -29,3 +29,10 @@ def test_worker_threads_see_the_budget_only_when_the_work_is_carried() -> None:
         assert list(pool.map(seen, range(4))) == [None] * 4
         assert list(pool.map(deadline.carried(seen), range(4))) == [budget] * 4
     assert budget.cuts == ("list pods",)
+
+
+def test_a_suspended_stretch_has_no_budget_and_the_command_gets_it_back() -> None:
+    with deadline.command_budget() as budget:
+        with deadline.suspended():
+            assert deadline.current() is None
+        assert deadline.current() is budget

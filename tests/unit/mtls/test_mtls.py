@@ -136,6 +136,27 @@ def test_precedence_namespace_over_mesh_and_unset_inherits() -> None:
     assert effective_mode([], "shop", "istio-system").mode == "PERMISSIVE"
 
 
+def test_a_port_kept_permissive_is_named_not_shown_as_unset() -> None:
+    """Istio: a workload policy with no mode inherits it, and `portLevelMtls` keeps the
+    listed ports at their own mode; status says which ports stay PERMISSIVE."""
+    legacy = pa("shop", "legacy", None, selector={"app": "legacy"})
+    legacy["spec"]["portLevelMtls"] = {"8080": {"mode": "PERMISSIVE"}}
+    cluster = shop_cluster()
+    cluster.add(pa("shop", "default", "STRICT"), "peerauthentications")
+    cluster.add(legacy, "peerauthentications")
+    report = run(mtls_services(cluster, metrics=traffic()), "mtls status namespace=shop")
+    shop = report.namespaces[0]
+    (policy,) = shop.effective.workload_policies
+    assert shop.effective.describe(policy) == (
+        "workload policy shop/legacy (app=legacy): mode UNSET (inherits STRICT); "
+        "port 8080 stays PERMISSIVE"
+    )
+    assert shop.verdict == (
+        "already STRICT, except: PeerAuthentication shop/legacy (app=legacy) keeps port "
+        "8080 PERMISSIVE"
+    )
+
+
 def test_conflicting_namespace_policies_are_named_not_guessed() -> None:
     policies = [peer_auth(pa("shop", "a", "STRICT")), peer_auth(pa("shop", "b", "PERMISSIVE"))]
     shop = effective_mode(policies, "shop", "istio-system")
