@@ -74,13 +74,11 @@ class EmbeddedRedis:
         """Join the data directory's server, starting it if none runs; returns its URL."""
         with self._guard:
             if self._presence is None:
+                self.started_here = False
                 proc.private_dir(self.data_dir)
                 with self._locked():
                     self._join_or_start()
-                    self._presence = self._connect(
-                        single_connection_client=True, retry=Retry(NoBackoff(), 0)
-                    )
-                    self._presence.ping()
+                    self._presence = self._present()
                 atexit.register(self.detach)
                 how = "started" if self.started_here else "joined"
                 log.info("%s the %s (pid %s)", how, self.describe(), self._pid)
@@ -119,11 +117,11 @@ class EmbeddedRedis:
                 with self._locked():
                     if not self._answers():
                         self._join_or_start()
-                        self._presence.close()
-                        self._presence = self._connect(
-                            single_connection_client=True, retry=Retry(NoBackoff(), 0)
-                        )
+                    try:
                         self._presence.ping()
+                    except redis.RedisError:  # the server we were counted on is gone
+                        self._presence.close()
+                        self._presence = self._present()
             except (redis.RedisError, OSError, ValkeyStartError) as exc:
                 log.warning("restarting the embedded Valkey in %s failed: %s", self.data_dir, exc)
 
@@ -203,6 +201,12 @@ class EmbeddedRedis:
                 )
             time.sleep(0.01)
         return False
+
+    def _present(self) -> redis.Redis:
+        """Our presence: one named connection held open while we are attached."""
+        presence = self._connect(single_connection_client=True, retry=Retry(NoBackoff(), 0))
+        presence.ping()
+        return presence
 
     def _probe(self) -> redis.Redis:
         """A one-shot client that fails at once (no retries) when nothing answers."""

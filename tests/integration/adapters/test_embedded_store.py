@@ -18,6 +18,8 @@ import pytest
 
 from bot.adapters import valkey_process
 from bot.adapters.embedded_redis import EmbeddedRedis
+from bot.adapters.redis_store import RedisStore
+from commands.core.errors import StoreUnavailable
 from tests.integration.adapters.embedded_holder import Holder
 
 
@@ -153,3 +155,33 @@ def test_a_long_data_dir_puts_the_socket_in_a_short_private_place(tmp_path: Path
     finally:
         embedded.detach()
     assert not embedded.files.socket.exists()
+
+
+def test_a_server_killed_under_a_running_process_is_restarted_on_the_next_use(
+    tmp_path: Path,
+) -> None:
+    """`meshbot serve` keeps running when its Valkey is killed: the failing operation
+    says the store is unreachable, the next one finds a fresh server on the same data."""
+    embedded = EmbeddedRedis(tmp_path / "data")
+    store = RedisStore(
+        lambda: embedded.client(socket_timeout=2.0, socket_connect_timeout=2.0),
+        prefix="meshbot",
+        label=embedded.describe,
+        on_unreachable=embedded.recover,
+    )
+    try:
+        store.put("approval:3", {"by": "U_BOB"})
+        fsync = embedded.client()
+        fsync.execute_command("WAITAOF", 1, 0, 5000)
+        fsync.close()
+        first = embedded.pid
+        os.kill(first, signal.SIGKILL)
+        assert valkey_process.wait_gone(first, 10)
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            store.get("approval:3")
+        assert store.get("approval:3") == {"by": "U_BOB"}
+        assert embedded.pid not in (0, first)
+    finally:
+        store.close()
+        embedded.detach()
+    assert not (tmp_path / "data" / "valkey" / "server.json").exists()
