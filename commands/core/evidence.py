@@ -26,12 +26,19 @@ STEPS = 240
 
 
 def duration_text(seconds: float) -> str:
-    """`3600` → `1 h`, `600` → `10 min`, `12.4` → `12 s`."""
+    """`3600` → `1 h`, `600` → `10 min`, `12.4` → `12 s`, `4.96` → `4.9 s`: rounded
+    down, so evidence is never shown as more than it is."""
+
+    def tenths(value: float) -> str:
+        return f"{math.floor(value * 10) / 10:g}"
+
     if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
+        return f"{tenths(seconds / 3600)} h"
     if seconds >= 60:
-        return f"{seconds / 60:.3g} min"
-    return f"{max(0.0, seconds):.0f} s"
+        return f"{tenths(seconds / 60)} min"
+    if seconds >= 10:
+        return f"{math.floor(seconds)} s"
+    return f"{tenths(max(0.0, seconds))} s"
 
 
 @dataclass(frozen=True)

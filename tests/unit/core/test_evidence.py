@@ -57,4 +57,11 @@ def test_shortfall_and_durations_read_as_a_user_would_say_them() -> None:
         "not enough history: data covers 12 s of the 1 h window"
     )
     assert History(600, None).shortfall() == "not enough history: no data in the 10 min window"
-    assert [duration_text(s) for s in (5400, 90, 0.4)] == ["1.5 h", "1.5 min", "0 s"]
+    assert [duration_text(s) for s in (5400, 3600, 600, 90, 12.4, 4.96)] == [
+        "1.5 h",
+        "1 h",
+        "10 min",
+        "1.5 min",
+        "12 s",
+        "4.9 s",
+    ]
