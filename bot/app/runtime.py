@@ -52,6 +52,7 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
             context=c.context,
             in_cluster=c.in_cluster,
             timeout_s=c.request_timeout_s,
+            deadline_s=c.command_deadline_s,
         )
         for name, c in file.clusters.items()
     }
@@ -126,14 +127,20 @@ def build_changes(config: ChangesConfig, timeouts: TimeoutsSettings) -> ChangesK
 
 
 def _store(settings: Settings) -> tuple[RedisStore, EmbeddedRedis | None]:
+    """REDIS_URL's server, or the data directory's shared embedded Valkey, joined (or
+    started) on the store's first use only."""
     prefix = settings.file.redis.key_prefix
     redis_url = settings.secrets.redis_url
     if redis_url is not None:
         return RedisStore.from_url(redis_url.get_secret_value(), prefix=prefix), None
     embedded = EmbeddedRedis(settings.file.redis.data_dir)
-    url = embedded.start()
-    log.info("REDIS_URL is not set: using %s", embedded.describe())
-    return RedisStore.from_url(url, prefix=prefix, label=embedded.describe()), embedded
+    store = RedisStore(
+        lambda: embedded.client(socket_timeout=2.0, socket_connect_timeout=2.0),
+        prefix=prefix,
+        label=embedded.describe,
+        on_unreachable=embedded.recover,
+    )
+    return store, embedded
 
 
 def _prometheus(settings: Settings, name: str, cluster: ClusterConfig) -> PrometheusMetrics:

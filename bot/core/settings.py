@@ -55,11 +55,19 @@ class ClusterConfig(Strict):
         default=(), description="channels that may run commands for this cluster; empty: any"
     )
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    command_deadline_s: float = Field(
+        default=30.0, gt=0, le=600, description="all of one command's reads of this API server"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
         if self.in_cluster and (self.kubeconfig or self.context):
             raise ValueError("in_cluster: true excludes kubeconfig and context")
+        if self.command_deadline_s < self.request_timeout_s:
+            raise ValueError(
+                f"command_deadline_s ({self.command_deadline_s:g}) is shorter than "
+                f"request_timeout_s ({self.request_timeout_s:g})"
+            )
         return self
 
 

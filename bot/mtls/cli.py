@@ -1,4 +1,8 @@
-"""`mtls status` in a terminal and as JSON (plaintext as counts over the readiness window)."""
+"""`mtls status` in a terminal and as JSON.
+
+Traffic numbers are counts over the readiness window (`increase(…[window])`), so they
+are shown as "N requests in the last 1 h", never as a rate.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ def _mtls_text(result: MtlsStatus) -> str:
 
 def _styled(result: MtlsStatus, style: Style) -> str:
     """Per namespace: mode and where it comes from, the verdict, then each gate on its own
-    line (wrapped, never cut) and the plaintext sources by name."""
+    line (wrapped, never cut), the workload policies with their ports, and the plaintext
+    sources by name."""
     window = duration(result.window_s)
     lines = style.wrap(
-        f"mTLS on {result.cluster}: mesh-wide {result.mesh_mode}; plaintext counted over "
+        f"mTLS on {result.cluster}: mesh-wide {result.mesh_mode}; traffic counted over "
         f"the last {window}"
     )
     for ns in result.namespaces:
@@ -36,16 +41,14 @@ def _styled(result: MtlsStatus, style: Style) -> str:
         for gate in ns.gates:
             mark = style.paint(gate.status.value, gate.status.value)
             lines += style.wrap(gate.detail, "      ", first=f"  {mark} {gate.name}: ")
+        for policy in ns.effective.workload_policies:
+            lines += style.wrap(ns.effective.describe(policy), "      ", first="    ")
         for edge in ns.traffic.plaintext:
             lines += style.wrap(
                 f"plaintext {edge.source} → {edge.destination}: {number(round(edge.requests))} "
-                f"requests, {number(round(edge.connections))} connections",
+                f"requests, {number(round(edge.connections))} connections in the last {window}",
                 "      ",
                 first="    ",
-            )
-        for policy in ns.effective.workload_policies:
-            lines.append(
-                f"    workload policy {policy.label} ({policy.selector_text}): {policy.mode}"
             )
     for note in result.notes:
         lines += ["", *style.wrap(note, "      ", first="note: ")]
@@ -66,8 +69,19 @@ def _mtls_json(result: MtlsStatus) -> str:
                     "conflicts": list(ns.effective.conflicts),
                     "pods": ns.coverage.pods,
                     "without_sidecar": list(ns.coverage.without_sidecar),
+                    "workload_policies": [
+                        {
+                            "policy": p.label,
+                            "selector": p.selector_text,
+                            "mode": p.mode,
+                            "ports": dict(p.port_modes),
+                            "summary": ns.effective.describe(p),
+                        }
+                        for p in ns.effective.workload_policies
+                    ],
                     "traffic": ns.traffic.total,
                     "traffic_error": ns.traffic.error,
+                    "history_s": ns.traffic.history.covered_s if ns.traffic.history else None,
                     "plaintext": [
                         {
                             "source": e.source,

@@ -24,9 +24,7 @@ def mtls_status_message(status: MtlsStatus) -> SlackMessage:
                 f"{edge.requests:.0f} requests, {edge.connections:.0f} connections"
             )
         for policy in report.effective.workload_policies:
-            lines.append(
-                f"    workload policy {policy.label} ({policy.selector_text}): {policy.mode}"
-            )
+            lines.append(f"    {report.effective.describe(policy)}")
     blocks: list[Block] = [HeaderBlock(text=title[:150])]
     blocks.extend(section(chunk) for chunk in chunk_lines(lines)[: MAX_BLOCKS - 2])
     blocks.append(

@@ -5,14 +5,21 @@ Prometheus (none configured is a hold), and compares the window since apply with
 window of the same length ending at apply; then it ends the same way: any breach is a
 breach, nothing comparable is a hold, else a pass. Only what is measured and how it is
 judged differs per kind, so that is all a capability's verifier writes.
+
+A baseline is only a baseline if the data covers all of its window: `baseline_coverage`
+says, per group, how far back the series went at apply (commands.core.evidence); a
+group whose data began inside the baseline window is not compared ("baseline: not
+enough history: data covers 40 s of the 10 min window"), and nothing comparable holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from commands.changes.hooks import Verdict, VerdictOutcome
 from commands.changes.model import Change
+from commands.core.evidence import History, read_histories
 from commands.core.ports import Metrics, Services
 
 
@@ -67,3 +74,29 @@ def too_little_traffic(total: float, minimum: float, what: str) -> Verdict:
             f"need at least {minimum:.0f}",
         ),
     )
+
+
+def baseline_coverage(
+    metrics: Metrics, selector: str, by: Sequence[str], applied: float, window_s: float
+) -> dict[str, History]:
+    """How far back each group's data went at `applied`, for a baseline of `window_s`,
+    keyed by the group's label values joined with `/` (e.g. `shop/orders`)."""
+    found = read_histories(metrics, selector, window_s, applied, by)
+    return {"/".join(key): history for key, history in found.items()}
+
+
+def short_baseline(
+    coverage: Mapping[str, History] | None, group: str, window_s: float
+) -> str | None:
+    """Why `group` has no usable baseline (its data began inside the window), or None."""
+    if coverage is None:
+        return None
+    history = coverage.get(group, History(window_s, None))
+    return None if history.complete else f"{group}: baseline {history.shortfall()}"
+
+
+def nothing_comparable(default: str, short: Sequence[str]) -> str:
+    if not short:
+        return default
+    more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    return f"{default}; " + "; ".join(short[:3]) + more

@@ -16,6 +16,7 @@ from typing import Any
 
 from commands.changes.diffs import SERVER_OWNED_METADATA
 from commands.changes.model import ObjectChange, ObjectRef, Snapshot
+from commands.core import deadline
 from commands.core.errors import PortError
 from commands.core.ports import Cluster
 
@@ -96,11 +97,12 @@ def restore(cluster: Cluster, snapshots: tuple[Snapshot, ...]) -> Restore:
     half-finished apply need not)."""
     restored: list[str] = []
     failed: list[tuple[Snapshot, str]] = []
-    for snap in reversed(snapshots):
-        try:
-            live = cluster.get_object(snap.ref)
-            make_it(cluster, snap.ref, live, snap.before, dry_run=False)
-            restored.append(snap.ref.label)
-        except PortError as exc:
-            failed.append((snap, str(exc)))
+    with deadline.suspended():  # a command's deadline never cuts a restore short
+        for snap in reversed(snapshots):
+            try:
+                live = cluster.get_object(snap.ref)
+                make_it(cluster, snap.ref, live, snap.before, dry_run=False)
+                restored.append(snap.ref.label)
+            except PortError as exc:
+                failed.append((snap, str(exc)))
     return Restore(tuple(restored), tuple(failed))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from commands.core.deadline import carried
 from commands.core.errors import PortError
 from commands.core.model import (
     Help,
@@ -67,8 +68,12 @@ def _status(ctx: Context, args: Args) -> Result:
         probes.append(lambda name=name: _metrics_status(services, name))  # type: ignore[misc]
     probes.append(lambda: _lease_status(services))
     with ThreadPoolExecutor(max_workers=min(8, len(probes))) as pool:
-        parts = tuple(pool.map(lambda probe: probe(), probes))
+        parts = tuple(pool.map(carried(_run_probe), probes))
     return StatusReport(parts, services.version)
+
+
+def _run_probe(probe: Callable[[], PartStatus]) -> PartStatus:
+    return probe()
 
 
 def _probe(kind: str, name: str, check: Callable[[], str]) -> PartStatus:

@@ -6,6 +6,7 @@ into this small tree so the core never imports an I/O library to catch them.
     PortError
     ├── StoreUnavailable      the state store cannot be reached
     ├── ClusterUnavailable    a Kubernetes API server cannot be reached or refused us
+    │   └── DeadlineExceeded  the command's overall deadline left no time for a read
     └── MetricsUnavailable    a Prometheus-compatible API cannot be reached or failed
 """
 
@@ -22,6 +23,11 @@ class StoreUnavailable(PortError):
 
 class ClusterUnavailable(PortError):
     pass
+
+
+class DeadlineExceeded(ClusterUnavailable):
+    """A read was not done (or was cut short) because the command's deadline ran out
+    (commands.core.deadline); the message names what was cut."""
 
 
 class MetricsUnavailable(PortError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from commands.core import refusals
+from commands.core.deadline import command_budget
 from commands.core.errors import PortError
 from commands.core.model import (
     Caller,
@@ -255,10 +256,11 @@ class Registry:
                 self._record_refusal(text, caller, services, prepared)
             return prepared
         spec, args = prepared
-        try:
-            result = spec.handler(Context(caller, self, services), args)
-        except PortError as exc:
-            result = Failure(str(exc))
+        with command_budget():
+            try:
+                result = spec.handler(Context(caller, self, services), args)
+            except PortError as exc:
+                result = Failure(str(exc))
         self._record_refusal(text, caller, services, result, (spec, args))
         return self.with_usage(result, spec) if isinstance(result, UsageError) else result
 

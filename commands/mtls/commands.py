@@ -20,34 +20,24 @@ from commands.changes.diffs import normalized
 from commands.changes.hooks import ChangesKit
 from commands.changes.model import Gate, GateStatus, ObjectChange, ObjectRef, Proposal, Risk
 from commands.changes.pipeline import Pipeline
-from commands.core.errors import MetricsUnavailable
 from commands.core.model import Failure, Result, Role, Text, UsageError
 from commands.core.names import namespace_or
-from commands.core.ports import Cluster, Metrics, Services
+from commands.core.ports import Cluster, Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
-from commands.core.wording import count, duration, listing, number
+from commands.core.wording import listing
 from commands.mtls.model import (
     MtlsSettings,
     MtlsStatus,
     NamespaceMtls,
     PeerAuth,
-    PlaintextEdge,
-    Traffic,
 )
 from commands.mtls.policy import (
-    coverage,
-    effective_mode,
     is_meshed,
     mesh_mode,
     overrides_against,
     peer_auth,
 )
-from commands.mtls.queries import (
-    inbound_connections,
-    inbound_requests,
-    plaintext_connections,
-    plaintext_requests,
-)
+from commands.mtls.readiness import empty_traffic, namespace_report, read_traffic
 
 JSON = Any
 SECURITY_GROUP = "security.istio.io"
@@ -55,7 +45,6 @@ PREFERRED_VERSIONS = ("v1", "v1beta1")
 KIND_STRICT = "mtls-strict"
 KIND_PERMISSIVE = "mtls-permissive"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshbot"}
-PLAINTEXT_EPSILON = 0.5  # increase() extrapolates; under half a request is no request
 
 
 def mtls_settings(services: Services) -> MtlsSettings:
@@ -120,123 +109,16 @@ def gather(
         )
     else:
         chosen = list(namespaces)
-    traffic = read_traffic(services.metrics.get(cluster_name), settings, single)
+    traffic = read_traffic(
+        services.metrics.get(cluster_name), settings, single, services.clock.now()
+    )
     reports = tuple(
         namespace_report(
-            n, policies, pods_by_ns.get(n, []), traffic.get(n, _empty(traffic)), settings
+            n, policies, pods_by_ns.get(n, []), traffic.get(n, empty_traffic(traffic)), settings
         )
         for n in chosen
     )
     return Facts(api_version, policies, raw, reports, mesh_mode(policies, settings.root_namespace))
-
-
-def _empty(traffic: dict[str, Traffic]) -> Traffic:
-    error = next((t.error for t in traffic.values() if t.error), None)
-    return Traffic(None if error else 0.0, (), error)
-
-
-def read_traffic(
-    metrics: Metrics | None, settings: MtlsSettings, namespace: str | None
-) -> dict[str, Traffic]:
-    """Per destination namespace: inbound requests + connections and plaintext edges."""
-    if metrics is None:
-        return {"": Traffic(None, (), "no Prometheus is configured for this cluster")}
-    window = settings.readiness_window_s
-    try:
-        totals: dict[str, float] = {}
-        for query in (inbound_requests(window, namespace), inbound_connections(window, namespace)):
-            for s in metrics.query(query):
-                ns = s.labels.get("destination_workload_namespace", "")
-                totals[ns] = totals.get(ns, 0.0) + s.value
-        edges: dict[tuple[str, str], list[float]] = {}
-        for index, query in enumerate(
-            (plaintext_requests(window, namespace), plaintext_connections(window, namespace))
-        ):
-            for s in metrics.query(query):
-                if s.value < PLAINTEXT_EPSILON:
-                    continue
-                src_ns = s.labels.get("source_workload_namespace", "unknown")
-                src = s.labels.get("source_workload", "unknown")
-                source = "outside the mesh" if src == "unknown" else f"{src_ns}/{src}"
-                dest = (
-                    f"{s.labels.get('destination_workload_namespace', '?')}/"
-                    f"{s.labels.get('destination_workload', '?')}"
-                )
-                edges.setdefault((source, dest), [0.0, 0.0])[index] += s.value
-    except MetricsUnavailable as exc:
-        return {"": Traffic(None, (), str(exc))}
-    result: dict[str, Traffic] = {}
-    for ns in set(totals) | {d.split("/")[0] for _, d in edges}:
-        plain = tuple(
-            PlaintextEdge(src, dest, counts[0], counts[1])
-            for (src, dest), counts in sorted(edges.items())
-            if dest.split("/")[0] == ns
-        )
-        result[ns] = Traffic(totals.get(ns, 0.0), plain)
-    return result
-
-
-def namespace_report(
-    namespace: str,
-    policies: Sequence[PeerAuth],
-    pods: Sequence[JSON],
-    traffic: Traffic,
-    settings: MtlsSettings,
-) -> NamespaceMtls:
-    effective = effective_mode(policies, namespace, settings.root_namespace)
-    cover = coverage(pods)
-    return NamespaceMtls(
-        namespace, effective, cover, traffic, gates(effective, cover, traffic, settings)
-    )
-
-
-def gates(effective: Any, cover: Any, traffic: Traffic, settings: MtlsSettings) -> tuple[Gate, ...]:
-    window = duration(settings.readiness_window_s)
-    if effective.conflicts:
-        policy = Gate("policy", GateStatus.FAIL, "; ".join(effective.conflicts))
-    else:
-        policy = Gate("policy", GateStatus.PASS, f"{effective.mode} from {effective.source}")
-    missing = len(cover.without_sidecar)
-    if missing:
-        verb = "has" if missing == 1 else "have"
-        sidecars = Gate(
-            "sidecars",
-            GateStatus.FAIL,
-            f"{missing} of {count(cover.pods, 'pod')} {verb} no istio-proxy: "
-            f"{listing(cover.without_sidecar, shown=5)}",
-        )
-    elif cover.pods == 0:
-        sidecars = Gate("sidecars", GateStatus.PASS, "no pods yet")
-    else:
-        every = "its only pod has" if cover.pods == 1 else f"all {count(cover.pods, 'pod')} have"
-        sidecars = Gate("sidecars", GateStatus.PASS, f"{every} istio-proxy")
-    if traffic.error or traffic.total is None:
-        plain = Gate("plaintext", GateStatus.UNKNOWN, traffic.error or "no traffic data")
-    elif traffic.plaintext:
-        requests = number(round(sum(e.requests for e in traffic.plaintext)))
-        conns = number(round(sum(e.connections for e in traffic.plaintext)))
-        worst = ", ".join(f"{e.source} → {e.destination}" for e in traffic.plaintext[:5])
-        plain = Gate(
-            "plaintext",
-            GateStatus.FAIL,
-            f"{requests} plaintext requests and {conns} connections in the last {window}: {worst}",
-        )
-    else:
-        seen = number(round(traffic.total))
-        if traffic.total < settings.min_requests:
-            plain = Gate(
-                "plaintext",
-                GateStatus.UNKNOWN,
-                f"not enough traffic to judge: {seen} requests and connections in the last "
-                f"{window}, need at least {number(round(settings.min_requests))}",
-            )
-        else:
-            plain = Gate(
-                "plaintext",
-                GateStatus.PASS,
-                f"no plaintext among {seen} requests and connections in the last {window}",
-            )
-    return (policy, sidecars, plain)
 
 
 # ---- commands ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commands.changes.model import Gate, GateStatus
+from commands.core.evidence import History
 from commands.core.model import Result
 
 JSON = Any
@@ -67,6 +68,40 @@ class Effective:
     workload_policies: tuple[PeerAuth, ...] = ()
     conflicts: tuple[str, ...] = ()
 
+    def workload_mode(self, policy: PeerAuth) -> str:
+        """What a workload policy's pods get outside its port-level overrides."""
+        return self.mode if policy.mode == "UNSET" else policy.mode
+
+    def describe(self, policy: PeerAuth) -> str:
+        """A workload policy as a user needs it: the mode its pods get and, port by
+        port, what stays different (`port 8080 stays PERMISSIVE`)."""
+        mode = f"mode UNSET (inherits {self.mode})" if policy.mode == "UNSET" else f"{policy.mode}"
+        ports = [
+            f"port {port} stays {self.workload_mode(policy) if m == 'UNSET' else m}"
+            for port, m in policy.port_modes
+        ]
+        return f"workload policy {policy.label} ({policy.selector_text}): " + "; ".join(
+            [mode, *ports]
+        )
+
+    def kept_off(self, target: str) -> list[str]:
+        """Workload and port-level policies that keep some pods off `target` mode once
+        the namespace is at `target` (UNSET inherits it, so it keeps nothing off)."""
+        lines = []
+        for policy in self.workload_policies:
+            if policy.mode not in ("UNSET", target):
+                lines.append(
+                    f"workload PeerAuthentication {policy.label} ({policy.selector_text}) "
+                    f"keeps {policy.mode} for those pods"
+                )
+            for port, mode in policy.port_modes:
+                if mode not in ("UNSET", target):
+                    lines.append(
+                        f"PeerAuthentication {policy.label} ({policy.selector_text}) "
+                        f"keeps port {port} {mode}"
+                    )
+        return lines
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -84,11 +119,13 @@ class PlaintextEdge:
 
 @dataclass(frozen=True)
 class Traffic:
-    """Traffic into one namespace over the readiness window; `error` when unknown."""
+    """Traffic into one namespace over the readiness window; `error` when unknown.
+    `history`: how much of the window the namespace's series cover (None: not asked)."""
 
     total: float | None
     plaintext: tuple[PlaintextEdge, ...] = ()
     error: str | None = None
+    history: History | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +143,8 @@ class NamespaceMtls:
     @property
     def verdict(self) -> str:
         if self.effective.mode == "STRICT":
-            return "already STRICT"
+            kept = self.effective.kept_off("STRICT")
+            return "already STRICT" + (f", except: {'; '.join(kept)}" if kept else "")
         if self.ready:
             return "ready for STRICT"
         reasons = "; ".join(

@@ -76,17 +76,7 @@ def mesh_mode(policies: Iterable[PeerAuth], root: str) -> str:
 
 def overrides_against(effective: Effective, target: str) -> list[str]:
     """Workload and port-level policies that keep some pods off `target` mode."""
-    lines = []
-    for policy in effective.workload_policies:
-        if policy.mode not in ("UNSET", target):
-            lines.append(
-                f"workload PeerAuthentication {policy.label} ({policy.selector_text}) "
-                f"keeps {policy.mode} for those pods"
-            )
-        for port, mode in policy.port_modes:
-            if mode not in ("UNSET", target):
-                lines.append(f"PeerAuthentication {policy.label} keeps port {port} {mode}")
-    return lines
+    return effective.kept_off(target)
 
 
 def has_sidecar(pod: JSON) -> bool:

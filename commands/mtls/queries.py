@@ -48,6 +48,19 @@ def plaintext_connections(window_s: float, namespace: str | None = None) -> str:
     )
 
 
+def inbound_selector(namespace: str | None = None) -> str:
+    """Every inbound series (requests and TCP connections) of the scope, for coverage."""
+    return (
+        '{__name__=~"istio_requests_total|istio_tcp_connections_opened_total", '
+        f'reporter="destination"{_scope(namespace)}}}'
+    )
+
+
+def client_selector(namespace: str | None = None) -> str:
+    """Every client-side request series of the scope (the bake window's baseline)."""
+    return f'istio_requests_total{{reporter="source"{_scope(namespace)}}}'
+
+
 def inbound_requests(window_s: float, namespace: str | None = None) -> str:
     return (
         "sum by (destination_workload_namespace) (increase(istio_requests_total"

@@ -6,25 +6,37 @@ p99. So for every destination workload in scope the verifier compares the window
 apply with a window of the same length ending at apply. Both windows are read with the
 same queries (one per signal for all workloads), evaluated at two instants.
 
-No data, or too few requests to judge, is a hold — never a pass and never a breach.
+No data, too few requests to judge, or a baseline whose data does not cover its whole
+window (a workload that appeared just before the change) is a hold — never a pass and
+never a breach.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from commands.changes.bake import BakeVerifier, conclude, too_little_traffic
+from commands.changes.bake import (
+    BakeVerifier,
+    baseline_coverage,
+    conclude,
+    nothing_comparable,
+    short_baseline,
+    too_little_traffic,
+)
 from commands.changes.hooks import Verdict
 from commands.changes.model import Change
+from commands.core.evidence import History
 from commands.core.ports import Metrics, Sample
 from commands.mtls.model import MtlsSettings
 from commands.mtls.queries import (
+    WORKLOAD_BY,
     client_connection_failures,
     client_errors,
     client_p99,
     client_requests,
+    client_selector,
 )
 
 MIN_WORKLOAD_REQUESTS = 10.0
@@ -84,18 +96,33 @@ class MtlsBakeVerifier(BakeVerifier[MtlsSettings]):
         namespace = None if "*" in scope or len(scope) != 1 else str(scope[0])
         current = measure(metrics, window_s, namespace, now)
         baseline = measure(metrics, window_s, namespace, applied)
-        return judge(current, baseline, self.settings)
+        by = tuple(label.strip() for label in WORKLOAD_BY.split(","))
+        coverage = baseline_coverage(metrics, client_selector(namespace), by, applied, window_s)
+        return judge(current, baseline, self.settings, coverage, window_s)
 
 
-def judge(current: dict[str, Window], baseline: dict[str, Window], s: MtlsSettings) -> Verdict:
+def judge(
+    current: dict[str, Window],
+    baseline: dict[str, Window],
+    s: MtlsSettings,
+    coverage: Mapping[str, History] | None = None,
+    window_s: float = 0.0,
+) -> Verdict:
+    """`coverage` (per workload, how far its data went back at apply): a workload whose
+    baseline window is not fully covered is not compared."""
     total = sum(w.requests for w in current.values())
     if total < s.bake_min_requests:
         return too_little_traffic(total, s.bake_min_requests, "client-side requests")
     breaches: list[str] = []
     judged: list[str] = []
+    short: list[str] = []
     for workload, now in sorted(current.items()):
         before = baseline.get(workload)
         if now.requests < MIN_WORKLOAD_REQUESTS or before is None or before.requests <= 0:
+            continue
+        missing = short_baseline(coverage, workload, window_s)
+        if missing:
+            short.append(missing)
             continue
         judged.append(workload)
         ratio, base = now.error_ratio, before.error_ratio
@@ -120,6 +147,8 @@ def judge(current: dict[str, Window], baseline: dict[str, Window], s: MtlsSettin
     return conclude(
         breaches,
         judged,
-        nothing_judged="no workload had traffic both before and after the change; cannot compare",
+        nothing_judged=nothing_comparable(
+            "no workload had traffic both before and after the change; cannot compare", short
+        ),
         passed=f"5xx, connection failures and p99 within baseline for {', '.join(judged[:8])}",
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commands.core.clusters import pick_cluster
+from commands.core.deadline import current
 from commands.core.model import Failure, Result, Role, UsageError
 from commands.core.names import namespace_name
 from commands.core.ports import Services
@@ -163,6 +164,9 @@ def _workload_checks(
 
 def _notes(metrics: NodeMetrics) -> list[str]:
     notes = []
+    budget = current()
+    if budget is not None and budget.cuts:
+        notes.append("not done, the command's deadline ran out: " + "; ".join(budget.cuts))
     if metrics.error:
         notes.append(f"steal time and Prometheus CPU flags unknown: {metrics.error}")
     if metrics.unmapped:

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from commands.core.errors import ClusterUnavailable
+from commands.core.deadline import carried
+from commands.core.errors import ClusterUnavailable, DeadlineExceeded
 from commands.core.model import Failure
 from commands.core.ports import Cluster, Services
 from commands.preflight.checks_cluster import GATEWAY_CRDS, PERMISSIONS
@@ -43,7 +44,7 @@ class Fetched(Generic[T]):
 def _read(read: Callable[[], T]) -> Fetched[T]:
     try:
         return Fetched(read())
-    except InventoryForbidden as exc:
+    except (InventoryForbidden, DeadlineExceeded) as exc:
         return Fetched(None, str(exc))
 
 
@@ -70,19 +71,19 @@ def read_cluster(
     inventory = inventory_of(cluster)
     try:
         server = cluster.server_version()
-    except InventoryForbidden as exc:
+    except (InventoryForbidden, DeadlineExceeded) as exc:
         server = f"unknown ({exc})"
     except ClusterUnavailable as exc:
         return Failure(f"preflight of {cluster_name} stopped: {exc}")
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="preflight") as pool:
-        f_nodes = pool.submit(_read, inventory.list_nodes)
-        f_pods = pool.submit(_read, inventory.list_pods)
-        f_ns = pool.submit(_read, inventory.list_namespaces)
-        f_svc = pool.submit(_read, inventory.list_services)
-        f_access = pool.submit(_read, lambda: inventory.review_access(PERMISSIONS))
-        f_plane = pool.submit(_read, inventory.istio_control_plane)
-        f_crds = pool.submit(_read, lambda: inventory.crd_served_versions(GATEWAY_CRDS))
-        f_metrics = pool.submit(fetch, services.metrics.get(cluster_name), settings, now)
+        f_nodes = pool.submit(carried(_read), inventory.list_nodes)
+        f_pods = pool.submit(carried(_read), inventory.list_pods)
+        f_ns = pool.submit(carried(_read), inventory.list_namespaces)
+        f_svc = pool.submit(carried(_read), inventory.list_services)
+        f_access = pool.submit(carried(_read), lambda: inventory.review_access(PERMISSIONS))
+        f_plane = pool.submit(carried(_read), inventory.istio_control_plane)
+        f_crds = pool.submit(carried(_read), lambda: inventory.crd_served_versions(GATEWAY_CRDS))
+        f_metrics = pool.submit(carried(fetch), services.metrics.get(cluster_name), settings, now)
         try:
             return ClusterReads(
                 server=server,

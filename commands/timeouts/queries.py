@@ -35,6 +35,11 @@ def p99_query(window: str = "5m") -> str:
     )
 
 
+def requests_selector(hosts: Sequence[str]) -> str:
+    """Every destination-side request series of `hosts` (a bake baseline's coverage)."""
+    return f'istio_requests_total{{reporter="destination", {_hosts(hosts)}}}'
+
+
 def requests_query(window: str, hosts: Sequence[str]) -> str:
     """Requests per destination service over `window` (bake window of a change)."""
     return (

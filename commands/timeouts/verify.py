@@ -4,20 +4,32 @@ A timeout set too low shows up at once as 5xx (504s from the mesh) and a per-try
 timeout too low as higher latency from retries, both on the service whose route
 changed. So the verifier compares the window since apply with a window of the same
 length ending at apply, for the changed hosts only, with one query per signal for all
-of them. Too little traffic (or none) is a hold — never a pass and never a breach.
+of them. Too little traffic (or none), or a baseline whose data does not cover its
+whole window, is a hold — never a pass and never a breach.
 """
 
 from __future__ import annotations
 
-from commands.changes.bake import BakeVerifier, conclude, too_little_traffic
+from collections.abc import Mapping
+
+from commands.changes.bake import (
+    BakeVerifier,
+    baseline_coverage,
+    conclude,
+    nothing_comparable,
+    short_baseline,
+    too_little_traffic,
+)
 from commands.changes.hooks import Verdict, VerdictOutcome
 from commands.changes.model import Change
+from commands.core.evidence import History
 from commands.core.ports import Metrics
 from commands.timeouts.model import TimeoutsSettings
 from commands.timeouts.queries import (
     errors_query,
     parse_by_host,
     requests_query,
+    requests_selector,
     seconds_window,
     window_p99_query,
 )
@@ -50,15 +62,30 @@ class TimeoutsBakeVerifier(BakeVerifier[TimeoutsSettings]):
         window = seconds_window(window_s)
         req_now, err_now, p99_now = _read(metrics, hosts, window, now)
         req_before, err_before, p99_before = _read(metrics, hosts, window, applied)
+        coverage = baseline_coverage(
+            metrics, requests_selector(hosts), ("destination_service",), applied, window_s
+        )
         return judge(
-            hosts, (req_now, err_now, p99_now), (req_before, err_before, p99_before), self.settings
+            hosts,
+            (req_now, err_now, p99_now),
+            (req_before, err_before, p99_before),
+            self.settings,
+            coverage,
+            window_s,
         )
 
 
 Window = tuple[dict[str, float], dict[str, float], dict[str, float]]
 
 
-def judge(hosts: list[str], now: Window, before: Window, settings: TimeoutsSettings) -> Verdict:
+def judge(
+    hosts: list[str],
+    now: Window,
+    before: Window,
+    settings: TimeoutsSettings,
+    coverage: Mapping[str, History] | None = None,
+    window_s: float = 0.0,
+) -> Verdict:
     req_now, err_now, p99_now = now
     req_before, err_before, p99_before = before
     total = sum(req_now.get(h, 0.0) for h in hosts)
@@ -68,9 +95,14 @@ def judge(hosts: list[str], now: Window, before: Window, settings: TimeoutsSetti
         )
     breaches: list[str] = []
     judged: list[str] = []
+    short: list[str] = []
     for host in hosts:
         n, b = req_now.get(host, 0.0), req_before.get(host, 0.0)
         if n < MIN_HOST_REQUESTS or b <= 0:
+            continue
+        missing = short_baseline(coverage, host, window_s)
+        if missing:
+            short.append(missing)
             continue
         judged.append(host)
         ratio, base = err_now.get(host, 0.0) / n, err_before.get(host, 0.0) / b
@@ -87,6 +119,8 @@ def judge(hosts: list[str], now: Window, before: Window, settings: TimeoutsSetti
     return conclude(
         breaches,
         judged,
-        nothing_judged="no changed service had traffic both before and after",
+        nothing_judged=nothing_comparable(
+            "no changed service had traffic both before and after", short
+        ),
         passed=f"p99 and 5xx within the baseline for {', '.join(judged)}",
     )

@@ -6,6 +6,11 @@ client and from the rule engine. Each cycle sends ONE latency query per cluster 
 answers for every service at once — p99, request rate and (optionally) the baseline
 p99, told apart by a `meshbot_stat` label — and ONE steal query for every node.
 Never one query per service: at 5,000 services that is 5,000 round trips a cycle.
+
+A baseline is only used when the service's data covers its whole window: the same
+query marks (`baseline_covered`) the services whose series existed at the baseline
+window's start; a baseline p99 over a window the data only half covers is dropped, and
+the rule holds ("no baseline yet") instead of comparing with it.
 """
 
 from __future__ import annotations
@@ -55,6 +60,13 @@ def latency_query(window: str = "5m", baseline: Baseline = Baseline.NONE) -> str
     parts = [_tagged(_p99(window), "p99"), _tagged(rate, "rps")]
     if baseline.offset is not None:
         parts.append(_tagged(_p99(window, baseline.offset), "baseline"))
+        # series present at the baseline window's start (offset + window ago)
+        covered = (
+            "count by (destination_service) "
+            f'(istio_request_duration_milliseconds_count{{reporter="destination"}} '
+            f"offset {baseline.offset}{window})"
+        )
+        parts.append(_tagged(covered, "baseline_covered"))
     return " or ".join(parts)
 
 
@@ -105,16 +117,19 @@ def _number(value: float) -> float | None:
 
 
 def parse_latency(samples: Iterable[Sample]) -> dict[str, ServiceLatency]:
-    """Samples of `latency_query` → service host → its numbers (None where absent/NaN)."""
+    """Samples of `latency_query` → service host → its numbers (None where absent/NaN;
+    the baseline also None when the data did not cover its window)."""
     found: dict[str, dict[str, float | None]] = {}
     for sample in samples:
         host = sample.labels.get(SERVICE_LABEL)
         stat = sample.labels.get(STAT)
-        if not host or stat not in {"p99", "rps", "baseline"}:
+        if not host or stat not in {"p99", "rps", "baseline", "baseline_covered"}:
             continue
         found.setdefault(host, {})[stat] = _number(sample.value)
     return {
-        host: ServiceLatency(host, v.get("p99"), v.get("rps"), v.get("baseline"))
+        host: ServiceLatency(
+            host, v.get("p99"), v.get("rps"), v.get("baseline") if "baseline_covered" in v else None
+        )
         for host, v in found.items()
     }
 

@@ -1,17 +1,16 @@
-"""The connection to one cluster: config loading, timeouts and error translation.
+"""The connection to one cluster: config loading and the transport every request uses.
 
 One `ApiClient` per configured cluster, built from a kubeconfig context or in-cluster
-config by the client's own loaders. Every call carries a request timeout so a dead API
-server gives an answer in bounded time, and client exceptions become
-`ClusterUnavailable` with a message a user can act on.
+config by the client's own loaders. Requests go through `Transport` (transport.py):
+reads retried on transient failures, writes only when they cannot have been applied,
+each with a request timeout and, inside a command, the command's deadline; failures
+become `ClusterUnavailable` with a message a user can act on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import json
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -19,22 +18,10 @@ from kubernetes.config.config_exception import ConfigException
 
 from bot.adapters.kube.inventory import InventoryMixin
 from bot.adapters.kube.objects import ObjectsMixin
+from bot.adapters.kube.transport import Transport
 from bot.adapters.kube.virtualservices import VirtualServicesMixin
 from bot.adapters.kube.watch_reads import WatchReadsMixin
 from commands.core.errors import ClusterUnavailable
-
-
-@contextmanager
-def _translated(cluster: str, action: str) -> Iterator[None]:
-    try:
-        yield
-    except ApiException as exc:
-        reason = exc.reason or "error"
-        raise ClusterUnavailable(
-            f"cluster {cluster}: API server answered {exc.status} {reason} to {action}"
-        ) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ClusterUnavailable(f"cluster {cluster}: API server unreachable ({action})") from exc
 
 
 class KubeCluster(InventoryMixin, VirtualServicesMixin, ObjectsMixin, WatchReadsMixin):
@@ -46,6 +33,7 @@ class KubeCluster(InventoryMixin, VirtualServicesMixin, ObjectsMixin, WatchReads
         context: str | None = None,
         in_cluster: bool = False,
         timeout_s: float = 10.0,
+        deadline_s: float | None = None,
     ) -> None:
         self.name = name
         self._kubeconfig = kubeconfig
@@ -53,6 +41,7 @@ class KubeCluster(InventoryMixin, VirtualServicesMixin, ObjectsMixin, WatchReads
         self._in_cluster = in_cluster
         self.timeout_s = timeout_s
         self._api: k8s.ApiClient | None = None
+        self.transport = Transport(name, lambda: self.api, timeout_s, deadline_s)
 
     @property
     def api(self) -> k8s.ApiClient:
@@ -73,15 +62,20 @@ class KubeCluster(InventoryMixin, VirtualServicesMixin, ObjectsMixin, WatchReads
                 )
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(f"cluster {self.name}: cannot load its config: {exc}") from exc
-        # No silent retries under our timeouts: a dead API server must answer within
-        # `timeout_s`, not four times that; callers decide what to retry.
+        # No retries inside urllib3: the transport decides what may be sent again.
         configuration.retries = 0
         return k8s.ApiClient(configuration)
 
     def server_version(self) -> str:
-        with _translated(self.name, "GET /version"):
-            info = k8s.VersionApi(self.api).get_code(_request_timeout=self.timeout_s)
-        return str(info.git_version)
+        action = "GET /version"
+        try:
+            sent = self.transport.send("GET", "/version", action=action)
+        except ApiException as exc:
+            raise ClusterUnavailable(
+                f"cluster {self.name}: API server answered {exc.status} "
+                f"{exc.reason or 'error'} to {action}"
+            ) from exc
+        return str(json.loads(sent.data).get("gitVersion", "unknown"))
 
     def close(self) -> None:
         if self._api is not None:

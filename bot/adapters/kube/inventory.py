@@ -2,10 +2,10 @@
 
 A 2,000-node / 30,000-pod cluster read through the client's model objects costs seconds
 of deserialisation and hundreds of megabytes; here every list is paged (`limit` /
-`continue`), fetched with `_preload_content=False`, decoded with `json.loads` and cut
-down at once to the few fields a check reads (commands.preflight.model). Every request
-has the cluster's timeout. A 403 becomes InventoryForbidden (that check is unknown),
-anything else ClusterUnavailable.
+`continue`), decoded with `json.loads` and cut down at once to the few fields a check
+reads (commands.preflight.model). Requests go through the cluster's transport (retries,
+timeout, the command's deadline). A 403 becomes InventoryForbidden (that check is
+unknown), anything else ClusterUnavailable.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from bot.adapters.kube.transport import Transport
+from commands.core.deadline import carried
 from commands.core.errors import ClusterUnavailable
 from commands.preflight.model import (
     AccessQuery,
@@ -31,9 +32,6 @@ from commands.preflight.model import (
     ServiceInfo,
     ServicePort,
 )
-
-if TYPE_CHECKING:
-    from kubernetes import client as k8s
 
 PAGE_SIZE = 1000
 _UNITS = {
@@ -154,40 +152,28 @@ def _image_version(image: str) -> str | None:
 
 
 class InventoryMixin:
-    """Mixed into KubeCluster: needs `name`, `api` and `timeout_s` from it."""
+    """Mixed into KubeCluster: needs `name` and `transport` from it."""
 
     name: str
-    timeout_s: float
+    transport: Transport
     page_size: int = PAGE_SIZE
-
-    @property
-    def api(self) -> k8s.ApiClient:  # provided by KubeCluster
-        raise NotImplementedError
 
     # -- raw JSON over the client's transport ---------------------------------------------
 
     def _inventory_json(
-        self, method: str, path: str, query: Sequence[tuple[str, Any]] = (), body: Any = None
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]] = (),
+        body: Any = None,
+        *,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        api = self.api
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        request = api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list(query),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
         action = f"{method} {path}"
         try:
-            response = api._call_with_legacy_options(request, {}, None, False, self.timeout_s, True)
-            try:
-                data = response.data
-            finally:
-                response.release_conn()
+            sent = self.transport.send(
+                method, path, query=query, body=body, action=action, idempotent=idempotent
+            )
         except ApiException as exc:
             if exc.status == 403:
                 raise InventoryForbidden(
@@ -199,11 +185,7 @@ class InventoryMixin:
                 f"cluster {self.name}: API server answered {exc.status} "
                 f"{exc.reason or 'error'} to {action}"
             ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(
-                f"cluster {self.name}: API server unreachable ({action})"
-            ) from exc
-        return dict(json.loads(data))
+        return dict(json.loads(sent.data))
 
     def _inventory_pages(
         self, path: str, query: Sequence[tuple[str, Any]] = ()
@@ -255,13 +237,17 @@ class InventoryMixin:
                 "kind": "SelfSubjectAccessReview",
                 "spec": {"resourceAttributes": attrs},
             }
+            # A review stores nothing (a question, not a write): retried like a read.
             answer = self._inventory_json(
-                "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                body=body,
+                idempotent=True,
             )
             return bool((answer.get("status") or {}).get("allowed"))
 
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ssar") as pool:
-            return list(pool.map(review, queries))
+            return list(pool.map(carried(review), queries))
 
     def istio_control_plane(self) -> ControlPlane:
         revisions = []

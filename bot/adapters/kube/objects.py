@@ -10,6 +10,7 @@ parsed as plain dicts, which is also what keeps large lists cheap), paging with
 Errors are translated for the user: 409 → `ObjectConflict` ("changed since we read
 it"), 422/400 → `ObjectInvalid` with the failing fields, 404 on a write →
 `ObjectMissing`, 5xx/403/network → `ClusterUnavailable` naming the status and action.
+Retries, timeouts and the command's deadline are the transport's (transport.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-import urllib3
-from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from bot.adapters.kube.transport import Transport
 from commands.changes.model import ObjectConflict, ObjectInvalid, ObjectMissing, ObjectRef
 from commands.core.errors import ClusterUnavailable
 
@@ -61,14 +61,10 @@ def _status_message(exc: ApiException) -> tuple[str, tuple[str, ...]]:
 
 
 class ObjectsMixin:
-    """Mixed into `KubeCluster`; uses its `api`, `name` and `timeout_s`."""
+    """Mixed into `KubeCluster`; uses its `name` and `transport`."""
 
     name: str
-    timeout_s: float
-
-    @property
-    def api(self) -> ApiClient:  # provided by KubeCluster
-        raise NotImplementedError
+    transport: Transport
 
     # ---- discovery -------------------------------------------------------------------------
 
@@ -173,32 +169,13 @@ class ObjectsMixin:
         content_type: str = "application/json",
         action: str,
     ) -> JSON:
-        api = self.api
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
         try:
-            serialized = api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
+            sent = self.transport.send(
+                method, path, query=query or [], body=body, content_type=content_type, action=action
             )
-            response = api.call_api(*serialized, _request_timeout=self.timeout_s)
-            data = response.read()
-            if not 200 <= response.status <= 299:
-                raise ApiException.from_response(
-                    http_resp=response, body=data.decode("utf-8", "replace"), data=None
-                )
         except ApiException as exc:
             raise self._translate(exc, action) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(
-                f"cluster {self.name}: API server unreachable ({action})"
-            ) from exc
-        return json.loads(data) if data else {}
+        return json.loads(sent.data) if sent.data else {}
 
     def _translate(self, exc: ApiException, action: str) -> Exception:
         message, causes = _status_message(exc)

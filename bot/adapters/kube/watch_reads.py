@@ -9,16 +9,12 @@ paged list (`spec.nodeName=<node>`), read as raw JSON: no model objects are buil
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import urllib3
-from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from bot.adapters.kube.transport import Transport
 from commands.core.errors import ClusterUnavailable
-
-if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
 
 PROXY = "istio-proxy"
 PAGE = 500
@@ -26,34 +22,27 @@ PAGE = 500
 
 class WatchReadsMixin:
     name: str
-    timeout_s: float
-
-    if TYPE_CHECKING:
-
-        @property
-        def api(self) -> ApiClient: ...
+    transport: Transport
 
     def meshed_pods_on_node(self, node: str) -> list[str]:
-        core = k8s.CoreV1Api(self.api)
         found: list[str] = []
         token: str | None = None
+        action = f"list pods on {node}"
         while True:
+            query: list[tuple[str, Any]] = [("fieldSelector", f"spec.nodeName={node}")]
+            query.append(("limit", PAGE))
+            if token:
+                query.append(("continue", token))
             try:
-                response = core.list_pod_for_all_namespaces(
-                    field_selector=f"spec.nodeName={node}",
-                    limit=PAGE,
-                    _continue=token,
-                    _preload_content=False,
-                    _request_timeout=self.timeout_s,
-                )
-                body: dict[str, Any] = json.loads(response.data)  # type: ignore[attr-defined]
+                sent = self.transport.send("GET", "/api/v1/pods", query=query, action=action)
+                body: dict[str, Any] = json.loads(sent.data)
             except ApiException as exc:
                 raise ClusterUnavailable(
-                    f"cluster {self.name}: API server answered {exc.status} to list pods on {node}"
+                    f"cluster {self.name}: API server answered {exc.status} to {action}"
                 ) from exc
-            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            except ValueError as exc:
                 raise ClusterUnavailable(
-                    f"cluster {self.name}: cannot list pods on {node} ({exc.__class__.__name__})"
+                    f"cluster {self.name}: cannot {action} (the answer was not JSON)"
                 ) from exc
             for pod in body.get("items", []):
                 spec = pod.get("spec", {})

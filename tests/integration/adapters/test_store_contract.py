@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.adapters.redis_store import RedisStore
+from bot.adapters.redis_store import RedisStore, client_factory
 from commands.core.errors import StoreUnavailable
 from tests.unit.fakes import MemoryStore
 
@@ -172,3 +172,30 @@ def test_describe_hides_the_password() -> None:
     assert "s3cret" not in store.describe()
     assert "***" in store.describe()
     store.close()
+
+
+def test_on_a_cluster_each_clusters_keys_share_a_slot_and_clusters_spread_over_masters(
+    clean_redis_cluster: str, key_prefix: str
+) -> None:
+    store = RedisStore.from_url(clean_redis_cluster, prefix=key_prefix)
+    client = client_factory(clean_redis_cluster)()
+    try:
+        names = [f"cluster-{i}" for i in range(12)]
+        for name in names:
+            store.put("change:1", {"state": "proposed"}, cluster=name)
+            store.update("change:1", lambda v: {**v, "state": "approved"}, cluster=name)
+            store.append_audit(name, {"event": "approved"})
+        slots = {
+            name: {
+                client.keyslot(store.key(key, name))
+                for key in ("change:1", "change:2", "audit", "alert:payments")
+            }
+            for name in names
+        }
+        assert all(len(found) == 1 for found in slots.values()), slots
+        masters = {client.get_node_from_key(store.key("change:1", name)).port for name in names}
+        assert len(masters) > 1, "every cluster landed on one master: nothing was proven"
+        assert all(store.get("change:1", cluster=n) == {"state": "approved"} for n in names)
+    finally:
+        client.close()
+        store.close()

@@ -57,7 +57,8 @@ changes:
   verify_lease_s: 3
   mtls: {{readiness_window_s: 6, min_requests: 50, bake_window_s: 5, bake_min_requests: 20}}
 """
-    prometheus.wait_scraped_for(6)
+    # readiness (6 s) and the bake baseline (5 s) need data covering their whole windows
+    prometheus.wait_scraped_for(10)
     return configured_http_bot(extra)
 
 

@@ -53,10 +53,11 @@ def test_three_replicas_post_once_and_a_killed_holder_hands_over(
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
     replicas: Callable[[Settings, int], list[tuple[Runtime, WatcherScheduler]]],
-    configured_settings: Callable[[str], Settings],
+    meshbot_settings_factory: Callable[..., Settings],
+    clean_state_url: str,  # plain Redis, then a Redis Cluster: the same watcher code
 ) -> None:
-    settings = configured_settings(
-        watch_yaml(prometheus.url, lease_ttl_s=TTL, steal="{enabled: false}")
+    settings = meshbot_settings_factory(
+        clean_state_url, watch_yaml(prometheus.url, lease_ttl_s=TTL, steal="{enabled: false}")
     )
     running = replicas(settings, 3)
     prometheus.wait_scraped_for(WINDOW_S)

@@ -9,6 +9,7 @@ import pytest
 from commands.changes import commands as change_commands
 from commands.changes.hooks import VerdictOutcome
 from commands.changes.model import ChangeProposed, ChangeState, GateStatus
+from commands.core.evidence import History
 from commands.core.model import Caller, Failure, Role, Text, UsageError
 from commands.core.ports import Sample, Services
 from commands.core.registry import Registry
@@ -74,8 +75,19 @@ def shop_cluster() -> ObjectCluster:
     return c
 
 
-def traffic(plaintext: float = 0.0, total: float = 5000.0) -> ScriptedMetrics:
+def traffic(
+    plaintext: float = 0.0, total: float = 5000.0, history_s: float = 7200.0
+) -> ScriptedMetrics:
+    """Prometheus answers: `total` inbound, `plaintext` from legacy-batch into shop, and
+    series that go back `history_s` seconds (the readiness window is 1 h)."""
     m = ScriptedMetrics()
+    m.on(
+        "min_over_time(timestamp(count by (destination_workload_namespace)",
+        lambda at: [
+            sample((at or 0.0) - history_s, destination_workload_namespace=ns)
+            for ns in ("shop", "payments")
+        ],
+    )
     m.on(
         "sum by (destination_workload_namespace) (increase(istio_requests_total",
         lambda at: [
@@ -124,6 +136,27 @@ def test_precedence_namespace_over_mesh_and_unset_inherits() -> None:
     assert effective_mode([], "shop", "istio-system").mode == "PERMISSIVE"
 
 
+def test_a_port_kept_permissive_is_named_not_shown_as_unset() -> None:
+    """Istio: a workload policy with no mode inherits it, and `portLevelMtls` keeps the
+    listed ports at their own mode; status says which ports stay PERMISSIVE."""
+    legacy = pa("shop", "legacy", None, selector={"app": "legacy"})
+    legacy["spec"]["portLevelMtls"] = {"8080": {"mode": "PERMISSIVE"}}
+    cluster = shop_cluster()
+    cluster.add(pa("shop", "default", "STRICT"), "peerauthentications")
+    cluster.add(legacy, "peerauthentications")
+    report = run(mtls_services(cluster, metrics=traffic()), "mtls status namespace=shop")
+    shop = report.namespaces[0]
+    (policy,) = shop.effective.workload_policies
+    assert shop.effective.describe(policy) == (
+        "workload policy shop/legacy (app=legacy): mode UNSET (inherits STRICT); "
+        "port 8080 stays PERMISSIVE"
+    )
+    assert shop.verdict == (
+        "already STRICT, except: PeerAuthentication shop/legacy (app=legacy) keeps port "
+        "8080 PERMISSIVE"
+    )
+
+
 def test_conflicting_namespace_policies_are_named_not_guessed() -> None:
     policies = [peer_auth(pa("shop", "a", "STRICT")), peer_auth(pa("shop", "b", "PERMISSIVE"))]
     shop = effective_mode(policies, "shop", "istio-system")
@@ -160,6 +193,25 @@ def test_too_little_traffic_is_not_enough_to_judge_never_ready() -> None:
     assert gate.status is GateStatus.UNKNOWN
     assert "not enough traffic to judge: 12 requests" in gate.detail
     assert not report.ready
+
+
+def test_less_history_than_the_window_is_not_ready_and_says_how_much() -> None:
+    """A fresh Prometheus with 12 s of clean traffic: `increase(…[1h])` covers only those
+    12 s, so "no plaintext in the last hour" is not known yet."""
+    services = mtls_services(shop_cluster(), metrics=traffic(history_s=12))
+    report = run(services, "mtls status namespace=shop").namespaces[0]
+    gate = {g.name: g for g in report.gates}["plaintext"]
+    assert gate.status is GateStatus.UNKNOWN
+    assert gate.detail.startswith("not enough history: data covers 12 s of the 1 h window")
+    assert not report.ready and "not enough history" in report.verdict
+    proposal = run(services, "mtls strict namespace=shop")
+    assert proposal.change.blocked  # a gate that is not a pass needs an override
+
+
+def test_plaintext_fails_the_gate_however_short_the_history() -> None:
+    services = mtls_services(shop_cluster(), metrics=traffic(plaintext=3, history_s=12))
+    gate = {g.name: g for g in run(services, "mtls status namespace=shop").namespaces[0].gates}
+    assert gate["plaintext"].status is GateStatus.FAIL
 
 
 def test_prometheus_down_makes_the_plaintext_gate_unknown() -> None:
@@ -274,6 +326,20 @@ def test_bake_judge_holds_without_data() -> None:
     assert judge({}, BASE, SETTINGS).outcome is VerdictOutcome.HOLD
     no_baseline = judge({"shop/orders": Window(1000, 0, 0, 120.0)}, {}, SETTINGS)
     assert no_baseline.outcome is VerdictOutcome.HOLD
+
+
+def test_bake_does_not_compare_against_a_baseline_with_too_little_history() -> None:
+    """The workload's series began 40 s before apply: a 10 min baseline of it would be
+    40 s of data, so the 5xx spike after the change is not judged against it: hold."""
+    spike = {"shop/orders": Window(1000, 80, 0, 125.0)}
+    short = judge(spike, BASE, SETTINGS, {"shop/orders": History(600, 40)}, 600)
+    assert short.outcome is VerdictOutcome.HOLD
+    assert (
+        "shop/orders: baseline not enough history: data covers 40 s of the 10 min window"
+        in (short.lines[0])
+    )
+    full = judge(spike, BASE, SETTINGS, {"shop/orders": History(600, 900)}, 600)
+    assert full.outcome is VerdictOutcome.BREACH
 
 
 def test_a_cluster_fenced_to_other_channels_refuses_the_proposal() -> None:

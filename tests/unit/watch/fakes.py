@@ -46,8 +46,9 @@ class ScriptedMetrics:
         rows += [Sample({"destination_service": h, STAT: "rps"}, v) for h, v in self.rps.items()]
         if "offset" in promql:
             rows += [
-                Sample({"destination_service": h, STAT: "baseline"}, v)
+                Sample({"destination_service": h, STAT: stat}, v)
                 for h, v in self.baseline.items()
+                for stat in ("baseline", "baseline_covered")
             ]
         return rows
 
