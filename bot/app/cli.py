@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args[1:])
         if args[:1] == ["sandbox"]:
             return sandbox(args[1:])
+        if args[:1] == ["demo"]:
+            from bot.app.demo import demo
+
+            return demo(args[1:])
         return local_command(args)
     except ConfigError as exc:
         print(f"meshbot: {exc}", file=sys.stderr)

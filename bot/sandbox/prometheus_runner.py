@@ -142,8 +142,10 @@ class PrometheusProcess:
     def log_path(self) -> Path:
         return self.workdir / "prometheus.log"
 
-    def start(self, timeout: float = 30.0) -> PrometheusProcess:
-        """Start and wait until ready and (with targets) until every target was scraped."""
+    def start(self, timeout: float = 30.0, wait_for_scrape: bool = True) -> PrometheusProcess:
+        """Start and wait until ready and (with targets, unless ``wait_for_scrape`` is
+        False) until every target was scraped: Prometheus 2.42 applies new targets only
+        every 5 s, so that wait is ~6 s."""
         if self._process is not None:
             return self
         binary = _binary(self.binary)
@@ -181,7 +183,8 @@ class PrometheusProcess:
                     self._cleanup()
                     raise
         try:
-            self._wait_first_scrape(timeout)
+            if wait_for_scrape:
+                self._wait_first_scrape(timeout)
         except PrometheusError:
             self.stop()
             raise
