@@ -90,9 +90,7 @@ def _free_port() -> int:
 
 def command_hints() -> list[CommandHint]:
     """The composer's command list: meshbot's own registry, as `/mesh help` lists it."""
-    return [
-        CommandHint(s.name, s.usage, s.summary, s.role.label) for s in build_registry().specs()
-    ]
+    return [CommandHint(s.name, s.usage, s.summary, s.role.label) for s in build_registry().specs()]
 
 
 def meshbot_config(world: DemoWorld, http_port: int, health_port: int) -> str:

@@ -20,7 +20,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +82,7 @@ class DemoWorld:
     exporter: MetricsExporter = field(init=False)
     prometheus: PrometheusProcess | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)
-    _stops: list[tuple[str, object]] = field(default_factory=list, init=False)
+    _stops: list[tuple[str, Callable[[], None]]] = field(default_factory=list, init=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -172,7 +172,7 @@ class DemoWorld:
         while self._stops:
             name, stop = self._stops.pop()
             try:
-                stop()  # type: ignore[operator]
+                stop()
             except Exception as exc:  # a part that fails to stop must not keep others up
                 log.warning("stopping %s: %s", name, exc)
 

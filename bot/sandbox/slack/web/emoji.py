@@ -19,7 +19,7 @@ EMOJI = {
     "no_entry": "⛔",
     "no_entry_sign": "🚫",
     "rewind": "⏪",
-    "information_source": "ℹ️",
+    "information_source": "\u2139\ufe0f",
     "gear": "⚙️",
     "white_circle": "⚪",
     "red_circle": "🔴",

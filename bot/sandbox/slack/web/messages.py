@@ -55,7 +55,9 @@ def _avatar(name: str, user_id: str, bot: bool) -> str:
     colour = _COLOURS[sum(map(ord, user_id)) % len(_COLOURS)]
     shape = " bot" if bot else ""
     initial = html.escape(name[:1].upper() or "?")
-    return f'<div class="avatar{shape}" style="background:{colour}" aria-hidden="true">{initial}</div>'
+    return (
+        f'<div class="avatar{shape}" style="background:{colour}" aria-hidden="true">{initial}</div>'
+    )
 
 
 def _size(n: int) -> str:
@@ -99,7 +101,7 @@ def message_html(ws: Workspace, item: Message | Ephemeral, view: View, in_thread
     name = (author.real_name or author.name) if author else author_id
     bot = bool(author and author.is_bot)
     badge = '<span class="app-badge">APP</span>' if bot and author_id == ws.bot_user_id else ""
-    edited = ' <span class="edited">(edited)</span>' if not ephemeral and item.edited else ""
+    edited = ' <span class="edited">(edited)</span>' if getattr(item, "edited", False) else ""
     parts = [
         f'<div class="meta"><span class="name">{html.escape(name)}</span>{badge}'
         f'<time title="{html.escape(item.ts)}">{clock(item.ts)}</time>{edited}</div>',
@@ -131,7 +133,9 @@ def message_html(ws: Workspace, item: Message | Ephemeral, view: View, in_thread
     )
 
 
-def _items(ws: Workspace, entries: list[Message | Ephemeral], view: View, thread: bool) -> list[Item]:
+def _items(
+    ws: Workspace, entries: list[Message | Ephemeral], view: View, thread: bool
+) -> list[Item]:
     out = []
     for entry in sorted(entries, key=lambda e: float(e.ts)):
         markup = message_html(ws, entry, view, thread)

@@ -44,7 +44,9 @@ class ChannelLink:
 
 
 def items_html(items: Sequence[Item]) -> str:
-    return "".join(markup.replace("<article ", f'<article data-h="{h}" ', 1) for _, h, markup in items)
+    return "".join(
+        markup.replace("<article ", f'<article data-h="{h}" ', 1) for _, h, markup in items
+    )
 
 
 def sidebar_html(channels: Sequence[ChannelLink], view: View) -> str:
@@ -54,8 +56,9 @@ def sidebar_html(channels: Sequence[ChannelLink], view: View) -> str:
         unread = " unread" if channel.unread and not current else ""
         badge = f'<span class="badge">{channel.unread}</span>' if unread else ""
         href = html.escape(view.url(channel=channel.id, thread=None))
+        channel_id = html.escape(channel.id)
         rows.append(
-            f'<a class="chan{current}{unread}" href="{href}" data-channel="{html.escape(channel.id)}">'
+            f'<a class="chan{current}{unread}" href="{href}" data-channel="{channel_id}">'
             f'<span class="hash">#</span>{html.escape(channel.name)}{badge}</a>'
         )
     return '<div class="side-title">Channels</div>' + "".join(rows)
@@ -120,7 +123,8 @@ def page_html(p: PageParts) -> str:
 </head>
 <body class="{body_class}">
 <header class="topbar">
-  <button type="button" class="menu" id="menu" aria-label="Channels" aria-expanded="false">☰</button>
+  <button type="button" class="menu" id="menu" aria-label="Channels"
+    aria-expanded="false">☰</button>
   <span class="workspace">{html.escape(p.title)}</span>
   {_switcher(p.personas, view)}
 </header>

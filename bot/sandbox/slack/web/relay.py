@@ -146,7 +146,7 @@ class AppRelay:
         self, kind: str, payload: dict[str, Any], channel_id: str, user_id: str, what: str
     ) -> None:
         socket = self.emulator.socket
-        if socket.connection_count() == 0:
+        if socket.connection_count == 0:
             self._failed(channel_id, user_id, what, "dispatch_failed")
             return
         socket.send_envelope(kind, payload, accepts_response_payload=kind == "slash_commands")
