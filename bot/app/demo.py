@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -59,7 +60,12 @@ def demo(args: list[str]) -> int:
     try:
         try:
             run.start()
-        except (DemoError, OSError) as exc:
+        except DemoError as exc:
+            print(f"meshbot demo: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                exc = OSError(f"port {options.port} is in use; pick another with --port N (0: any)")
             print(f"meshbot demo: {exc}", file=sys.stderr)
             return 1
         seconds = time.monotonic() - started
@@ -116,6 +122,7 @@ changes:
   hold_retry_s: 5
   verify_lease_s: 15
   mtls: {{bake_window_s: 20, bake_min_requests: 20}}
+timeouts: {{bake_window: 30s}}
 watchers:
   cycle_s: 5
   lease_ttl_s: 6

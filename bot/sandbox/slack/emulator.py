@@ -71,7 +71,7 @@ class SlackEmulator:
         self._host = host
         self._port = port
         self._http: EmulatorHTTPServer | None = None
-        self.web: WebFace | None = None  # set before start() to serve a browser workspace
+        self.web: WebFace | None = None  # set to serve a browser workspace too
         self._responses = ResponseUrls(
             self.workspace, self.recorder, lambda: self.url, lambda: self.strict_fallback_text
         )
@@ -82,11 +82,13 @@ class SlackEmulator:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> SlackEmulator:
-        web = self.web.handle if self.web is not None else None
-        self._http = EmulatorHTTPServer(self, self._host, self._port, web=web)
+        self._http = EmulatorHTTPServer(self, self._host, self._port, web=self._web_routes)
         self._http.start()
         self.socket.start()
         return self
+
+    def _web_routes(self, handler: Any, path: str, query: str, raw: bytes) -> bool:
+        return self.web is not None and self.web.handle(handler, path, query, raw)
 
     def stop(self) -> None:
         if self.web is not None:
