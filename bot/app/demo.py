@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import httpx
 
 from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.app.runtime import build_registry
-from bot.sandbox.demo import APPROVERS_GROUP, MESH_OPS, ONCALL, DemoWorld
+from bot.sandbox.demo import APPROVERS_GROUP, MESH_OPS, ONCALL, DemoWorld, free_port
 from bot.sandbox.slack.web import CommandHint
 
 CLUSTER = "demo"
@@ -88,12 +87,6 @@ def demo(args: list[str]) -> int:
         run.stop()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def command_hints() -> list[CommandHint]:
     """The composer's command list: meshbot's own registry, as `/mesh help` lists it."""
     return [CommandHint(s.name, s.usage, s.summary, s.role.label) for s in build_registry().specs()]
@@ -101,8 +94,8 @@ def command_hints() -> list[CommandHint]:
 
 def meshbot_config(world: DemoWorld, http_port: int, health_port: int) -> str:
     """meshbot's config for the demo: one cluster, the demo users' roles, short windows."""
-    prometheus = world.prometheus
-    prom = f'\n    prometheus: {{url: "{prometheus.url}"}}' if prometheus else ""
+    url = world.prometheus_url
+    prom = f'\n    prometheus: {{url: "{url}"}}' if url else ""
     return f"""# written by `meshbot demo`
 clusters:
   {CLUSTER}:
@@ -154,10 +147,16 @@ class DemoRun:
         self._started.append("valkey")
         self._started.append("world")
         self.world.start()
-        http_port, health_port = _free_port(), _free_port()
+        http_port, health_port = free_port(), free_port()
         config = self.workdir / "meshbot.yaml"
         config.write_text(meshbot_config(self.world, http_port, health_port), encoding="utf-8")
         self._spawn(config, redis_url)
+        if not self.world.wait_prometheus() and self.world.prometheus_url:
+            # it failed after meshbot was told about it: restart meshbot without it
+            self.world.prometheus_url = None
+            self._stop_meshbot()
+            config.write_text(meshbot_config(self.world, http_port, health_port), "utf-8")
+            self._spawn(config, redis_url)
         self._wait_ready(f"http://127.0.0.1:{health_port}/readyz")
         self.world.emulator.web.relay.request_url = (  # type: ignore[union-attr]
             f"http://127.0.0.1:{http_port}/slack/events"
@@ -231,7 +230,7 @@ class DemoRun:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def _stop_meshbot(self) -> None:
         process, self.meshbot = self.meshbot, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -242,6 +241,10 @@ class DemoRun:
                 process.wait(timeout=STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
+            self._log = None
+
+    def stop(self) -> None:
+        self._stop_meshbot()
         if "world" in self._started:
             self.world.stop()
         if "valkey" in self._started:

@@ -5,7 +5,8 @@ Why this exists: the demo must show the real product against real-behaving parts
 the parts must tell one story (bot/sandbox/seeds/demo.yaml for the cluster,
 bot/sandbox/scenarios/demo.yaml for the traffic: matching node and workload names).
 This module starts and stops those stand-ins and knows nothing of meshbot itself; the
-CLI (bot/app/demo.py) starts meshbot, unchanged, against them.
+CLI (bot/app/demo.py) starts meshbot, unchanged, against them. Prometheus is started in
+the background on a port chosen up front, so meshbot starts while the history loads.
 
 Time: scenario second 0 is one hour before the demo starts. That hour (steady
 traffic) is written as OpenMetrics and backfilled with promtool; the live exporter
@@ -19,6 +20,8 @@ import dataclasses
 import logging
 import secrets
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from bot.sandbox.prometheus_runner import (
     JOB,
     PROMETHEUS,
     PROMTOOL,
+    PrometheusError,
     PrometheusProcess,
     backfill,
     prometheus_available,
@@ -62,6 +66,12 @@ TOPICS = {
 }
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def shifted(scenario: Scenario, seconds: float) -> Scenario:
     """The scenario with every event ``seconds`` later (after the backfilled history)."""
     events = tuple(dataclasses.replace(e, at=e.at + seconds) for e in scenario.events)
@@ -81,6 +91,9 @@ class DemoWorld:
     simulator: MetricsSimulator = field(init=False)
     exporter: MetricsExporter = field(init=False)
     prometheus: PrometheusProcess | None = field(default=None, init=False)
+    prometheus_url: str | None = field(default=None, init=False)  # known before it serves
+    _prometheus_done: threading.Event = field(default_factory=threading.Event, init=False)
+    _prometheus_error: str | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)
     _stops: list[tuple[str, Callable[[], None]]] = field(default_factory=list, init=False)
 
@@ -99,6 +112,8 @@ class DemoWorld:
             return None
         if not self.use_prometheus:
             return "turned off"
+        if self._prometheus_error:
+            return f"it did not start: {self._prometheus_error}"
         return f"{PROMETHEUS} or {PROMTOOL} is not installed"
 
     def start(self) -> DemoWorld:
@@ -141,22 +156,48 @@ class DemoWorld:
         if not self.use_prometheus or not (
             prometheus_available(PROMETHEUS) and prometheus_available(PROMTOOL)
         ):
+            self._prometheus_done.set()
             return
         workdir = self.workdir / "prometheus"
         workdir.mkdir(parents=True, exist_ok=True)
-        history = write_openmetrics(
-            scenario,
-            datetime.fromtimestamp(origin, UTC),
-            datetime.fromtimestamp(self.started_at, UTC),
-            step_s=15,
-            path=workdir / "history.om",
-            extra_labels={"job": JOB},
+        process = PrometheusProcess(
+            [self.exporter.target], workdir=workdir, scrape_interval="2s", port=free_port()
         )
-        backfill(history, workdir / "data")
-        history.unlink()
-        process = PrometheusProcess([self.exporter.target], workdir=workdir, scrape_interval="2s")
         self._stops.append(("prometheus", process.stop))
-        self.prometheus = process.start(wait_for_scrape=False)
+        self.prometheus_url = process.url
+        # History and promtool take seconds: meshbot starts meanwhile (wait_prometheus).
+        threading.Thread(
+            target=self._start_prometheus,
+            args=(process, scenario, origin),
+            name="demo-prometheus",
+            daemon=True,
+        ).start()
+
+    def _start_prometheus(
+        self, process: PrometheusProcess, scenario: Scenario, origin: float
+    ) -> None:
+        try:
+            history = write_openmetrics(
+                scenario,
+                datetime.fromtimestamp(origin, UTC),
+                datetime.fromtimestamp(self.started_at, UTC),
+                step_s=15,
+                path=process.workdir / "history.om",
+                extra_labels={"job": JOB},
+            )
+            backfill(history, process.data_dir)
+            history.unlink()
+            self.prometheus = process.start(wait_for_scrape=False)
+        except (OSError, PrometheusError) as exc:
+            self._prometheus_error = str(exc).splitlines()[0]
+            log.warning("Prometheus did not start: %s", exc)
+        finally:
+            self._prometheus_done.set()
+
+    def wait_prometheus(self, timeout: float = 60.0) -> bool:
+        """True once Prometheus serves; False when there is none or it failed to start."""
+        self._prometheus_done.wait(timeout)
+        return self.prometheus is not None
 
     def post_notice(self, channel: str, text: str) -> None:
         """A message from the demo itself (not from meshbot) in a channel."""
@@ -169,6 +210,7 @@ class DemoWorld:
 
     def stop(self) -> None:
         """Stop every part that started, newest first; never raises."""
+        self._prometheus_done.wait(60)  # never leave a Prometheus starting behind
         while self._stops:
             name, stop = self._stops.pop()
             try:
