@@ -50,12 +50,17 @@ def demo(args: list[str]) -> int:
     )
     parser.add_argument("--port", type=int, default=3300, help="port of the page (0: any free)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    parser.add_argument(
+        "--no-prometheus",
+        action="store_true",
+        help="run without Prometheus, as where it is not installed (no watchers, no traffic data)",
+    )
     options = parser.parse_args(args)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     started = time.monotonic()
-    run = DemoRun(options.port)
+    run = DemoRun(options.port, use_prometheus=not options.no_prometheus)
     try:
         try:
             run.start()
@@ -72,8 +77,8 @@ def demo(args: list[str]) -> int:
         print(f"(started in {seconds:.1f} s; Ctrl-C stops it)", file=sys.stderr, flush=True)
         if run.world.prometheus is None:
             print(
-                f"Prometheus is not installed: running without watchers and traffic gates; "
-                f"`{INSTALL_PROMETHEUS}` adds them.",
+                f"No Prometheus ({run.world.prometheus_missing}): running without watchers "
+                f"and traffic data; `{INSTALL_PROMETHEUS}` adds them.",
                 file=sys.stderr,
             )
         if options.open:
@@ -130,9 +135,9 @@ log_level: INFO
 class DemoRun:
     """The started parts and meshbot's process; `stop()` ends them, newest first."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, use_prometheus: bool = True) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="meshbot-demo-"))
-        self.world = DemoWorld(self.workdir, port, command_hints())
+        self.world = DemoWorld(self.workdir, port, command_hints(), use_prometheus)
         self.valkey = EmbeddedRedis(self.workdir)
         self.meshbot: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -204,16 +209,17 @@ class DemoRun:
             MESH_OPS,
             ":wave: *Welcome to the meshbot demo.* This workspace, the cluster `demo` and its "
             "traffic are local; meshbot itself is the real thing.\n"
-            "• Type `/mesh ` to see the commands; `/mesh preflight` checks the nodes.\n"
+            "• Type `/mesh` and a space to see the commands; `/mesh preflight` checks the nodes.\n"
             "• `/mesh mtls status`, then `/mesh mtls strict namespace=payments` as *Alice* "
-            "(operator); switch to *Bob* (approver, top right) to approve it.\n"
+            "(operator); switch to *Bob* (approver, top right) to approve it — nobody approves "
+            "their own change.\n"
             "• `/mesh timeouts audit` finds VirtualServices that fight the app.\n"
             "• Watch #oncall: checkout's latency regresses about 1½ minutes in, node-c "
             "gets a noisy neighbour at 3 minutes; both recover a few minutes later.",
         )
         if world.prometheus is None:
             note = (
-                f":warning: *Prometheus is not installed* ({world.prometheus_missing}), so this "
+                f":warning: *No Prometheus* ({world.prometheus_missing}), so this "
                 "demo runs without the watchers (no alerts in #oncall) and without traffic "
                 "data: preflight's steal checks, mTLS gates and bake windows show `unknown` "
                 f"and hold. Install it with `{INSTALL_PROMETHEUS}` and restart `meshbot demo`."

@@ -111,7 +111,7 @@ class DemoWorld:
         if self.prometheus is not None:
             return None
         if not self.use_prometheus:
-            return "turned off"
+            return "turned off with --no-prometheus"
         if self._prometheus_error:
             return f"it did not start: {self._prometheus_error}"
         return f"{PROMETHEUS} or {PROMTOOL} is not installed"

@@ -57,10 +57,10 @@ class RunningDemo:
         return code
 
 
-def start_demo() -> RunningDemo:
+def start_demo(*args: str) -> RunningDemo:
     """`meshbot demo --port 0` in its own process group; returns once it printed its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.app.cli", "demo", "--port", "0"],
+        [sys.executable, "-m", "bot.app.cli", "demo", "--port", "0", *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,12 +1,16 @@
 """`meshbot demo` stops everything it started: Ctrl-C in a terminal (SIGINT to the whole
 process group) or SIGTERM to the demo alone ends meshbot, Prometheus, the embedded
-Valkey (a daemon, so not a child) and the servers, and removes its temporary folder."""
+Valkey (a daemon, so not a child) and the servers, and removes its temporary folder.
+Without Prometheus it still runs, and says in the channels what is missing and how to
+install it."""
 
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -52,3 +56,24 @@ def test_stopping_the_demo_leaves_no_process_and_no_folder_behind(
     left = [f"{p.pid} {p.name()}" for p in processes if alive(p)]
     assert left == [], left
     assert not workdir.exists()
+
+
+def test_without_prometheus_the_demo_runs_and_says_what_is_missing_in_the_channels() -> None:
+    require_parts()
+    demo = start_demo("--no-prometheus")
+    try:
+        assert any("No Prometheus" in line for line in demo.output)
+        for channel in ("C0MESHOPS", "C0ONCALL"):
+            page = httpx.get(demo.url, params={"as": "U0CAROL", "channel": channel}).text
+            assert "No Prometheus" in page and "apt-get install prometheus" in page
+        command = {"as": "U0CAROL", "channel": "C0MESHOPS", "text": "/mesh status"}
+        assert httpx.post(f"{demo.url}ui/command", json=command).json() == {"ok": True}
+        url = f"{demo.url}?as=U0CAROL&channel=C0MESHOPS"
+        status, deadline = "", time.monotonic() + 20
+        while "meshbot status" not in status and time.monotonic() < deadline:
+            time.sleep(0.1)  # the answer comes through the response_url after the ack
+            status = httpx.get(url).text
+        assert "prometheus</b> demo: not configured" in status
+        assert "lease</b> watchers: ok — nobody holds the watcher lease" in status
+    finally:
+        assert demo.stop() == 0
