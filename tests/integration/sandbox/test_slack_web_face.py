@@ -160,3 +160,13 @@ def test_live_updates_carry_new_and_edited_messages_in_place(
     assert same_id == dom_id and new_hash != first_hash
     assert edited is not None and "deployed v2" in edited and re.search(r"\(edited\)", edited)
     reader.join(timeout=10)
+
+
+def test_without_a_request_url_the_page_reaches_a_socket_mode_app(
+    slack_emulator: SlackEmulator, socket_bot: RunningBot
+) -> None:
+    slack_emulator.web = WebFace(slack_emulator, PERSONAS)
+    body = {"as": "U_BOB", "channel": "C_OPS", "text": "/mesh version"}
+    assert post(slack_emulator, "/ui/command", body).json() == {"ok": True}
+    eph = slack_emulator.wait_for(lambda: slack_emulator.ephemerals("C_OPS", "U_BOB"))[0]
+    assert eph.text.startswith("meshbot ") and eph.via == "response_url"

@@ -196,7 +196,7 @@ class WebFace:
                 update, sidebar = self._sync(view, sent, sidebar)
                 handler.wfile.write(f"event: sync\ndata: {json.dumps(update)}\n\n".encode())
                 handler.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except OSError:  # the page went away (closed, reloaded, navigated)
             return
 
     def _sync(
