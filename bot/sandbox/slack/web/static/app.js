@@ -132,7 +132,7 @@
       .map((c) => ({
         fill: slash + " " + c.name + " ",
         usage: slash + " " + c.usage,
-        summary: c.summary + " · " + c.role,
+        summary: c.summary.replace(/`/g, "") + " · " + c.role,
       }));
   }
 
