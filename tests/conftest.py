@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.kube",
+    "tests.fixtures.kube_proto",
     "tests.fixtures.metrics",
     "tests.fixtures.prometheus",
     "tests.fixtures.slack",

@@ -133,7 +133,11 @@ class RedisStore:
         cluster: str | None = None,
         ttl_s: float | None = None,
     ) -> bool:
-        want = None if expected is None else dumps(expected)
+        if expected is None:  # one round trip: SET NX (Slack's replay memory runs on this)
+            with _translated("write"):
+                full = self.key(key, cluster)
+                return bool(self._redis.set(full, dumps(new), px=_millis(ttl_s), nx=True))
+        want = dumps(expected)
         written, _ = self._atomically(
             key, cluster, ttl_s, lambda raw, _value: dumps(new) if raw == want else None
         )

@@ -120,6 +120,10 @@ def sandbox(args: list[str]) -> int:
     cluster.add_argument("--port", type=int, default=0)
     cluster.add_argument("--kubeconfig-out", help="write a kubeconfig for the server here")
     cluster.add_argument("--version", default="v1.33.2", help="Kubernetes version to report")
+    cluster.add_argument("--state", help="restore objects from FILE at start, save them at stop")
+    cluster.add_argument(
+        "--controllers", action="store_true", help="run workload controllers; pods get Ready"
+    )
     metrics = sub.add_parser("metrics", help="serve the Istio/node metrics simulator")
     metrics.add_argument(
         "--scenario", required=True, help="scenario YAML file, or a shipped one: baseline, …"
@@ -133,7 +137,14 @@ def sandbox(args: list[str]) -> int:
         if options.part == "cluster":
             from bot.sandbox import kube
 
-            kube.serve_forever(options.seed, options.port, options.kubeconfig_out, options.version)
+            kube.serve_forever(
+                options.seed,
+                options.port,
+                options.kubeconfig_out,
+                options.version,
+                state_file=options.state,
+                controllers=options.controllers,
+            )
         elif options.part == "metrics":
             from bot.sandbox import metrics as simulator
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
@@ -118,10 +119,32 @@ def _read_secrets(file: FileConfig, environ: Mapping[str, str]) -> Secrets:
         slack_bot_token=secret("SLACK_BOT_TOKEN"),
         slack_app_token=secret("SLACK_APP_TOKEN"),
         slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
-        redis_url=secret("REDIS_URL"),
+        redis_url=_redis_url(secret("REDIS_URL")),
         slack_api_url=api_url,
         prometheus=prometheus,
     )
+
+
+def _redis_url(value: SecretStr | None) -> SecretStr | None:
+    """REDIS_URL must be a URL redis-py accepts; the message never repeats it (passwords)."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value.get_secret_value())
+        ok = parts.scheme == "unix" and bool(parts.path)
+        if parts.scheme in {"redis", "rediss"}:
+            _ = parts.port  # a port that is not a number raises here
+            database = parts.path.strip("/")
+            ok = bool(parts.hostname) and (database == "" or database.isdigit())
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            "REDIS_URL is not a Redis URL: use redis://[:PASSWORD@]HOST[:6379][/DB], "
+            "rediss://… for TLS or unix:///path/to/redis.sock, or unset it to use the "
+            "embedded server"
+        )
+    return value
 
 
 def missing_slack_secrets(settings: Settings, http: bool) -> list[str]:

@@ -8,18 +8,23 @@ would only fail. Served by waitress in a background thread.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from bot.core.runtime import Runtime
 from commands.core.errors import PortError
 
 StartResponse = Callable[..., Any]
+log = logging.getLogger("meshbot.front")
+DEFAULT_MAX_BODY = 1 << 20
 
 
 def health_app(runtime: Runtime, slack_connected: Callable[[], bool]) -> Callable[..., Any]:
@@ -60,10 +65,19 @@ class BackgroundServer:
 
     The thread runs waitress's poll loop one step at a time so that `stop` can end it
     first and only then close the sockets: closing them under a running `select` would
-    make the loop fail with EBADF.
+    make the loop fail with EBADF. A body over `max_body` bytes is refused (413) from
+    its Content-Length, or once a chunked body passes it, without reading further; what
+    waitress refuses itself is logged in one line like the app's own refusals.
     """
 
-    def __init__(self, app: Callable[..., Any], host: str, port: int, threads: int = 4) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        host: str,
+        port: int,
+        threads: int = 4,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
         self._server: Any = create_server(
             app,
             host=host,
@@ -71,7 +85,9 @@ class BackgroundServer:
             threads=threads,
             ident="meshbot",
             clear_untrusted_proxy_headers=True,
+            max_request_body_size=max_body + 1,  # waitress refuses a length >= this
         )
+        self._server.channel_class = _LoggedRefusals
         self.port: int = self._server.effective_port
         self.host = host
         self._stopping = threading.Event()
@@ -97,3 +113,19 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+class _RefusalTask(ErrorTask):  # type: ignore[misc]
+    def execute(self) -> None:
+        error = self.request.error
+        peer = self.channel.addr[0] if self.channel.addr else "?"
+        if error.code == 413:
+            why = f"body larger than {self.channel.adj.max_request_body_size - 1} bytes"
+        else:
+            why = f"{error.reason}: {str(error.body)[:200]}"
+        log.warning("refused %d from %s: %s", error.code, peer, why)
+        super().execute()
+
+
+class _LoggedRefusals(HTTPChannel):  # type: ignore[misc]
+    error_task_class = _RefusalTask

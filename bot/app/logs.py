@@ -2,7 +2,8 @@
 
 Every record passes a filter that masks Slack tokens, bearer tokens and the configured
 secret values before any handler sees it, so a token can never reach a log file even
-through an exception message from a library.
+through an exception message from a library. Library chatter is turned down
+(bot.app.quiet_logs).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+
+from bot.app.quiet_logs import quiet_libraries
 
 _TOKEN = re.compile(r"\b(xox[abposr]-|xapp-)[A-Za-z0-9-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
@@ -61,3 +64,4 @@ def configure(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet_libraries()

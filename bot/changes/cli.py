@@ -13,13 +13,13 @@ from typing import Any
 
 from bot.terminal.render import CliRenderer, TerminalRenderers
 from commands.changes.model import (
-    ActionOutcome,
     Change,
     ChangeActed,
     ChangeProposed,
     ChangeView,
     History,
 )
+from commands.core.model import ActionOutcome
 
 
 def _when(at: float | None) -> str:

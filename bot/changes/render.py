@@ -2,8 +2,8 @@
 
 A proposal is one channel message edited in place as the change moves (state, who
 approved, the Rollback button once something was written); each step is also a short
-reply in its thread. Buttons carry only the change id. The diff goes in a code block
-cut to fit a section; the full change is always one `/mesh change ID` away.
+reply in its thread. Buttons carry only the change id. The diff goes in a code block;
+a long one shows its first lines and says where the rest is (bot/changes/diffview.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.changes.diffview import proposal_diff, view_diff
 from bot.slack.render import MAX_BLOCKS, SlackMessage, chunk_lines
 from commands.changes.hooks import ChangeEvent
 from commands.changes.machine import ROLLBACK_FROM
 from commands.changes.model import (
-    ActionOutcome,
     Change,
     ChangeActed,
     ChangeState,
@@ -32,11 +32,11 @@ from commands.changes.model import (
     GateStatus,
     History,
 )
+from commands.core.model import ActionOutcome
 
 APPROVE = "change_approve"
 REJECT = "change_reject"
 ROLLBACK = "change_rollback"
-DIFF_CHARS = 2600
 GATE_ICON = {
     GateStatus.PASS: ":white_check_mark:",
     GateStatus.FAIL: ":x:",
@@ -124,10 +124,10 @@ def change_blocks(change: Change, *, with_timeline: bool = False) -> list[Block]
     )
     if change.summary:
         blocks.append(section("\n".join(change.summary)))
-    diff = "\n".join(change.diff)
-    if len(diff) > DIFF_CHARS:
-        diff = diff[:DIFF_CHARS] + f"\n… cut; see /mesh change {change.id}"
-    blocks.append(section(f"*Diff*\n```{diff}```"))
+    if with_timeline:
+        blocks.extend(section(text) for text in view_diff(change))
+    else:
+        blocks.append(section(proposal_diff(change).text))
     if change.gates:
         lines = [f"{GATE_ICON[g.status]} *{g.name}*: {g.detail}" for g in change.gates]
         if change.override is not None:

@@ -69,8 +69,9 @@ class ChangesConfig(Strict):
         default=False, description="true: a rollback needs an approver, not just an operator"
     )
     retention_days: float = Field(default=30.0, gt=0)
-    sweep_interval_s: float = Field(default=5.0, gt=0, le=300)
-    hold_retry_s: float = Field(default=60.0, gt=0)
+    # floors: the sweep reads Redis, a held bake check queries Prometheus again
+    sweep_interval_s: float = Field(default=5.0, ge=0.1, le=300)
+    hold_retry_s: float = Field(default=60.0, ge=1)
     max_hold_s: float = Field(default=3600.0, gt=0)
     verify_lease_s: float = Field(
         default=60.0, gt=0, description="a replica's claim on a due bake check; retried after"

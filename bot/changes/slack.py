@@ -18,6 +18,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.changes.diffpost import post_whole_diff
 from bot.changes.render import (
     APPROVE,
     REJECT,
@@ -38,7 +39,6 @@ from bot.slack.render import render
 from commands.changes.hooks import ChangeEvent, ChangesKit
 from commands.changes.machine import is_change_id
 from commands.changes.model import (
-    ActionOutcome,
     ChangeActed,
     ChangeProposed,
     ChangeView,
@@ -46,7 +46,7 @@ from commands.changes.model import (
 )
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import PortError
-from commands.core.model import Result
+from commands.core.model import ActionOutcome, Result
 
 log = logging.getLogger(__name__)
 COMMAND_OF = {APPROVE: "change approve", REJECT: "change reject", ROLLBACK: "change rollback"}
@@ -88,9 +88,12 @@ def deliver_proposed(reply: Reply, result: Result) -> None:
     posted = post(reply.client, channel, proposal_message(change))
     ts = str(posted.get("ts", ""))
     if ts:
-        Pipeline(reply.runtime.services).attach_message(
-            change, str(posted.get("channel", channel)), ts
-        )
+        where = str(posted.get("channel", channel))
+        Pipeline(reply.runtime.services).attach_message(change, where, ts)
+        try:
+            post_whole_diff(reply.client, where, ts, change)
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not post the diff of %s in its thread: %s", change.id, exc)
     respond_with(
         reply.respond,
         acted_message(_posted(change.id, "posted for approval in this channel")),

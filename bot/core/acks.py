@@ -42,11 +42,12 @@ class AckGate:
                 if self._pending <= 0:
                     self._quiet.notify_all()
 
-    def wait_for_acks(self) -> bool:
+    def wait_for_acks(self, deadline: float | None = None) -> bool:
         """Block until no ack is pending and no request came in for `quiet_s` (True), or
-        `max_wait_s` passed (False). A burst reaches us over a few milliseconds, as the
-        server reads the sockets, so "none pending right now" alone is not enough."""
-        deadline = time.monotonic() + self.max_wait_s
+        until `deadline` (default: `max_wait_s` from now) passed (False). A burst reaches
+        us over a few milliseconds, as the server reads the sockets, so "none pending
+        right now" alone is not enough."""
+        deadline = time.monotonic() + self.max_wait_s if deadline is None else deadline
         with self._quiet:
             while True:
                 now = time.monotonic()
@@ -59,8 +60,14 @@ class AckGate:
                 self._quiet.wait(min(wait, deadline - now))
 
     def after_acks(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work`, held at most `max_wait_s` from now — from when it was queued, not from
+        when a worker picks it up: under steady load (requests closer than `quiet_s`)
+        each worker would otherwise sleep the full bound per item, the queue would grow
+        without end and answers come minutes late."""
+        deadline = time.monotonic() + self.max_wait_s
+
         def run() -> None:
-            self.wait_for_acks()
+            self.wait_for_acks(deadline)
             work()
 
         return run

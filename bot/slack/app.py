@@ -2,9 +2,11 @@
 
 The Web API client points at `SLACK_API_URL` (Slack's by default; GovSlack or the
 local emulator otherwise) and retries 429s (honouring `Retry-After`), 5xx answers and
-dropped connections with backoff. The `/mesh` command and the error handler are
-registered here; each capability brings its own `register` (bot/<capability>/slack.py),
-which the app layer passes in (bot.app.slack).
+dropped connections with backoff. Two global middlewares run before any listener, in
+both modes: a request whose `response_url` is not Slack's is refused, and a request
+Slack re-sends (same trigger or event id) is acked without running again. The `/mesh`
+command and the error handler are registered here; each capability brings its own
+`register` (bot/<capability>/slack.py), which the app layer passes in (bot.app.slack).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bot.core.runtime import Runtime
 from bot.slack import commands, errors
 from bot.slack.access import AccessPolicy, GroupDirectory
 from bot.slack.delivery import Deliveries
+from bot.slack.replays import SeenRequests, drop_redeliveries
+from bot.slack.response_urls import ResponseUrls, only_slack_response_urls
 
 
 def build_web_client(runtime: Runtime) -> WebClient:
@@ -58,6 +62,8 @@ def new_app(
         listener_executor=runtime.listener_pool,
     )
     app.use(_stamp_arrival)
+    app.use(only_slack_response_urls(ResponseUrls(secrets.slack_api_url)))
+    app.use(drop_redeliveries(SeenRequests(runtime.store)))
     access = AccessPolicy(runtime.settings.file.access, GroupDirectory(web))
     deliveries = Deliveries()
     errors.register(app)

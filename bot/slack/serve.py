@@ -2,37 +2,31 @@
 
 Socket Mode needs no public endpoint, which suits a bot inside a private cluster.
 HTTP mode serves `/slack/events` (commands and interactivity share it) on waitress,
-a production WSGI server, never Bolt's development server.
+a production WSGI server, never Bolt's development server, behind the front that
+refuses whatever Slack did not sign (bot.slack.front).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.core.acks import AckGate
+from bot.core.runtime import Runtime
+from bot.slack.front import EVENTS_PATH, MAX_BODY_BYTES, SlackFront
+from bot.slack.replays import SeenRequests
 
-EVENTS_PATH = "/slack/events"
+__all__ = ["EVENTS_PATH", "MAX_BODY_BYTES", "SocketModeConnection", "slack_wsgi"]
 
 
-def slack_wsgi(app: App, acks: AckGate | None = None) -> Callable[..., Iterable[bytes]]:
-    """Bolt on `/slack/events`; with `acks`, each request counts as pending until acked."""
-    bolt = SlackRequestHandler(app)
-    gate = acks or AckGate()
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
-            with gate.awaiting_ack():
-                result: Iterable[bytes] = bolt(environ, start_response)
-            return result
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found\n"]
-
-    return wsgi
+def slack_wsgi(app: App, runtime: Runtime) -> SlackFront:
+    """Bolt on `/slack/events` behind the front; each request is pending until acked."""
+    secret = runtime.settings.secrets.slack_signing_secret
+    return SlackFront(
+        app,
+        secret.get_secret_value() if secret else "",
+        acks=runtime.acks,
+        seen=SeenRequests(runtime.store),
+    )
 
 
 class SocketModeConnection:

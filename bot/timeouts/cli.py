@@ -8,8 +8,6 @@ import json
 from bot.terminal.render import CliRenderer, TerminalRenderers
 from commands.timeouts.model import TimeoutAudit
 
-_WIDTH = 110
-
 
 def to_text(report: TimeoutAudit) -> str:
     counts = report.counts
@@ -32,20 +30,21 @@ def to_text(report: TimeoutAudit) -> str:
                 continue
             finding = report.findings[index - 1]
             indent = " " * (widths[0] + 2)
-            lines.append(indent + _clip(finding.message))
+            lines.append(indent + finding.message)
             for evidence in finding.evidence:
-                lines.append(indent + "  · " + _clip(evidence))
+                lines.append(indent + "  · " + evidence)
             if finding.suggestion is not None:
                 for edit in finding.suggestion.edits:
-                    lines.append(indent + "  fix: " + _clip(edit.describe()))
-                lines.append(indent + f"  run: meshbot timeouts fix {finding.id}")
+                    lines.append(indent + "  fix: " + edit.describe())
+                for why in finding.suggestion.why:
+                    lines.append(indent + "  why: " + why)
+            elif finding.fix:
+                lines.append(indent + "  fix: " + finding.fix)
+            if finding.run:
+                lines.append(indent + f"  run: meshbot {finding.run}")
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _WIDTH * 2 else text[: _WIDTH * 2 - 1] + "…"
 
 
 def to_json(report: TimeoutAudit) -> str:

@@ -67,7 +67,10 @@ def finding_lines(finding: Finding) -> list[str]:
             lines.append(f"      _fix:_ {edit.describe()}")
         for why in finding.suggestion.why:
             lines.append(f"      _why:_ {why}")
-        lines.append(f"      `/mesh timeouts fix {finding.id}`")
+    elif finding.fix:
+        lines.append(f"      _fix:_ {finding.fix}")
+    if finding.run:
+        lines.append(f"      _run:_ `/mesh {finding.run}`")
     return lines
 
 

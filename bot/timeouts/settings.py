@@ -15,6 +15,8 @@ tune. A bad duration fails at start with the key and the reason.
       window: 5m                   # traffic window for the call graph and p99
       findings_ttl: 24h            # how long `timeouts fix ID` can use an audit's finding
       bake_window: 5m              # after apply: p99 and 5xx of the service vs before
+      slow_p99: 1s                 # a route with no timeout is a warning once its p99 is this slow
+      max_timeout: 24h             # `timeouts set` refuses longer timeouts and per-try timeouts
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class TimeoutsConfig(Strict):
     bake_min_requests: float = Field(default=50.0, ge=0)
     max_paths: int = Field(default=20, ge=1, le=200)
     annotation: str = "meshbot.io/app-timeout"
+    slow_p99: str = "1s"
+    max_timeout: str = "24h"
 
     @field_validator("app_timeouts")
     @classmethod
@@ -69,7 +73,7 @@ class TimeoutsConfig(Strict):
                 raise ValueError(f"{key}: {exc}") from None
         return value
 
-    @field_validator("findings_ttl", "bake_window")
+    @field_validator("findings_ttl", "bake_window", "slow_p99", "max_timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
         _ms(value)
@@ -89,4 +93,6 @@ class TimeoutsConfig(Strict):
             bake_min_requests=self.bake_min_requests,
             max_paths=self.max_paths,
             annotation=self.annotation,
+            slow_p99_ms=_ms(self.slow_p99),
+            max_timeout_ms=_ms(self.max_timeout),
         )

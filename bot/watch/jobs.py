@@ -22,8 +22,8 @@ from bot.watch.scheduler import LeaseKeeper, WatcherScheduler
 from bot.watch.settings import WatchServices
 from commands.changes.recent import PipelineRecentChanges, RecentChanges
 from commands.watch.commands import WatchPolicy
-from commands.watch.cycle import CyclePorts, WatchCycle
-from commands.watch.ports import MeshedPods
+from commands.watch.cycle import WatchCycle
+from commands.watch.ports import CyclePorts, MeshedPods
 
 log = logging.getLogger(__name__)
 

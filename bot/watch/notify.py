@@ -31,7 +31,7 @@ from bot.watch.render import (
 from commands.core.ports import Clock, Metrics
 from commands.watch.alerts import Alert, Effect, Group
 from commands.watch.commands import WatchPolicy
-from commands.watch.cycle import NotifyFailed
+from commands.watch.ports import NotifyFailed
 from commands.watch.queries import latency_series, steal_series
 
 CHANNEL_INTERVAL_S = 1.0

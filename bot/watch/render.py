@@ -24,6 +24,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.render import MAX_BLOCKS, SlackMessage, chunk_lines
+from commands.core.model import ActionOutcome
+from commands.watch.actions import AlertActed
 from commands.watch.alerts import BLIND_RULE, Alert, AlertState, Effect, Group
 from commands.watch.commands import WatchStatus
 from commands.watch.rules import Severity
@@ -35,7 +37,6 @@ ROLLBACK = "meshbot_alert_rollback"
 RUNBOOK = "meshbot_alert_runbook"
 GROUP_ACK = "meshbot_alert_group_ack"
 GROUP_SILENCE_1H = "meshbot_alert_group_silence_1h"
-SILENCE_SECONDS = {SILENCE_1H: 3600.0, SILENCE_4H: 4 * 3600.0, GROUP_SILENCE_1H: 3600.0}
 GROUP_LINES = 40
 PODS_SHOWN = 15
 
@@ -219,7 +220,8 @@ def group_message(group: Group, alerts: Sequence[Alert], now: float) -> SlackMes
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text="An alert storm: grouped into one message. Details in the thread."
+                    text="An alert storm: grouped into one message. Details in the thread. "
+                    f"· group `{group.id}`"
                 )
             ]
         )
@@ -257,6 +259,14 @@ def group_reply_message(alerts: Sequence[Alert], now: float) -> SlackMessage:
 def note(text: str) -> SlackMessage:
     """An ephemeral answer to a click."""
     return SlackMessage(text, [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
+
+
+def acted_message(result: AlertActed) -> SlackMessage:
+    """The answer to a typed alert command, for the one who typed it."""
+    icon = ":white_check_mark:" if result.outcome is ActionOutcome.DONE else ":no_entry:"
+    if result.thread_note:
+        icon = ""  # a rollback's line carries its own
+    return note(f"{icon} {result.message}".strip())
 
 
 def severity_word(severity: Severity | None) -> str:

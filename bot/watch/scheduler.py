@@ -54,6 +54,7 @@ class LeaseKeeper:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._valid_until = 0.0
+        self.failed_renewals = 0  # the store did not answer (not: another replica holds it)
 
     def renew(self) -> bool:
         started = self._monotonic()
@@ -62,6 +63,8 @@ class LeaseKeeper:
         except PortError as exc:
             log.warning("cannot renew the watcher lease: %s", exc)
             held = False
+            with self._lock:
+                self.failed_renewals += 1
         with self._lock:
             self._valid_until = started + self.ttl_s * SAFETY if held else 0.0
         return held

@@ -89,11 +89,13 @@ class ClusterWatchConfig(Strict):
 
 class WatchersConfig(Strict):
     enabled: bool = True
-    cycle_s: float = Field(default=30.0, gt=0, le=3600)
-    lease_ttl_s: float = Field(default=15.0, ge=1, le=600)
+    # Floors that protect Prometheus, Redis and Slack from a typo: one cycle is two PromQL
+    # queries per cluster; the lease is renewed every lease_ttl_s / 3.
+    cycle_s: float = Field(default=30.0, ge=1, le=3600)
+    lease_ttl_s: float = Field(default=15.0, ge=3, le=600)
     storm_k: int = Field(default=5, ge=1, le=40)
     edit_interval_s: float = Field(default=60.0, ge=0)
-    renotify_s: float = Field(default=3600.0, gt=0)
+    renotify_s: float = Field(default=3600.0, ge=60)
     claim_timeout_s: float | None = Field(
         default=None, gt=0, description="default: 2 x lease_ttl_s"
     )
@@ -106,6 +108,17 @@ class WatchersConfig(Strict):
     steal: StealRuleConfig = StealRuleConfig()
     runbooks: dict[str, str] = Field(default_factory=dict)
     clusters: dict[str, ClusterWatchConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lease_against_cycle(self) -> WatchersConfig:
+        most = max(60.0, 10 * self.cycle_s)
+        if self.lease_ttl_s > most:
+            raise ValueError(
+                f"lease_ttl_s {self.lease_ttl_s:g} s is too long for cycle_s {self.cycle_s:g} s: "
+                f"when a replica dies, nobody watches for up to 4/3 of the TTL; keep it at "
+                f"most {most:g} s (10 cycles, or 60 s)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _runbooks(self) -> WatchersConfig:

@@ -1,10 +1,13 @@
-"""The alert buttons: Acknowledge, Silence 1 h / 4 h, Rollback, Runbook (and storm-wide).
+"""The alert buttons in Slack: a click is the typed command, run through the registry.
 
 Why this exists: a click must be acknowledged within Slack's 3 s, carries nothing but
-an opaque alert id, may come twice or from two people at once, and must re-check the
-clicker's role every time. Each listener acks at once, then on the work pool: checks
-the role, changes the alert atomically (bot.watch.alert_store), edits the alert
-message in place and tells a refused clicker why, ephemerally.
+an opaque alert (or storm) id, may come twice or from two people at once, and must
+re-check the clicker's role every time. So a click does what the change buttons do:
+ack at once, then, on the work pool, dispatch the command it stands for (`alert ack
+ID`, `alert silence ID for=1h`, `alert rollback ID`, `alert group ack ID`, …) with the
+clicker's Caller; the registry checks the role and commands.watch.actions decides.
+What is left here is showing the answer: the alert message (or its storm's) edited in
+place, a rollback's outcome in its thread, a refusal to the clicker alone.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
 from bot.slack import posting
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply
 from bot.slack.errors import guarded
 from bot.slack.posting import respond_with
-from bot.watch.alert_store import AlertStore
+from bot.slack.render import SlackMessage, render
 from bot.watch.notify import render_alert
 from bot.watch.render import (
     ACK,
@@ -32,226 +36,120 @@ from bot.watch.render import (
     RUNBOOK,
     SILENCE_1H,
     SILENCE_4H,
-    SILENCE_SECONDS,
+    acted_message,
     group_message,
     note,
     render_watch_status,
 )
 from bot.watch.settings import WatchServices
-from commands.changes.recent import PipelineRecentChanges
-from commands.core.errors import PortError
-from commands.core.model import Result, Role
-from commands.watch.alerts import Alert, Refusal, acknowledge, note_rollback, silence
+from commands.changes.hooks import ChangesKit
+from commands.core.model import ActionOutcome, Result
+from commands.watch.actions import AlertActed, is_alert_id
 from commands.watch.commands import WatchStatus
 
 log = logging.getLogger(__name__)
-NEEDED = Role.OPERATOR
+COMMAND_OF = {
+    ACK: "alert ack {}",
+    SILENCE_1H: "alert silence {} for=1h",
+    SILENCE_4H: "alert silence {} for=4h",
+    ROLLBACK: "alert rollback {}",
+    GROUP_ACK: "alert group ack {}",
+    GROUP_SILENCE_1H: "alert group silence {} for=1h",
+}
 
 
-class AlertActions:
-    """What each button does, given who clicked where (no Bolt types in here)."""
+def show(runtime: Runtime, client: WebClient, result: AlertActed) -> None:
+    """Say a rollback's outcome in the alert's thread and edit the message in place.
 
-    def __init__(self, runtime: Runtime, access: AccessPolicy) -> None:
-        self.runtime = runtime
-        self.access = access
-        self.alerts = AlertStore(runtime.services.store)
-        self.changes = PipelineRecentChanges(runtime.services, access.role_of)
-
-    @property
-    def _now(self) -> float:
-        return self.runtime.services.clock.now()
-
-    def _tell(self, client: WebClient, channel: str, user: str, text: str) -> None:
-        try:
-            posting.post_ephemeral(client, channel, user, note(text))
-        except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not tell %s: %s", user, exc)
-
-    def _allowed(self, client: WebClient, channel: str, user: str) -> bool:
-        role = self.access.role_of(user)
-        if role is None or role.value < NEEDED.value:
-            have = role.label if role else "no role"
-            self._tell(
-                client, channel, user, f":no_entry: This needs the operator role; you have {have}."
-            )
-            return False
-        return True
-
-    def _show(self, client: WebClient, alert: Alert) -> None:
-        """Edit the alert's message (or its storm's) to show the new state."""
-        if alert.channel is None or alert.ts is None:
-            return
-        if alert.group_id:
-            group = self.alerts.group(alert.cluster, alert.group_id)
-            if group is None or group.ts is None or group.channel is None:
-                return
-            message = group_message(group, self.alerts.members(group), self._now)
-            posting.update(client, group.channel, group.ts, message)
-            return
-        runbooks = self.runtime.services.kit(WatchServices).config.runbooks
-        message = render_alert(alert, self._now, runbooks, self.changes is not None)
-        posting.update(client, alert.channel, alert.ts, message)
-
-    def _audit(self, alert: Alert, action: str, user: str) -> None:
-        try:
-            self.runtime.services.store.append_audit(
-                alert.cluster,
-                {
-                    "kind": "alert",
-                    "action": action,
-                    "alert": alert.id,
-                    "subject": alert.subject,
-                    "user": user,
-                },
-            )
-        except PortError as exc:
-            log.warning("audit of %s on %s failed: %s", action, alert.id, exc)
-
-    def acknowledge(self, client: WebClient, channel: str, user: str, alert_id: str) -> None:
-        if not self._allowed(client, channel, user):
-            return
-        now = self._now
-        outcome = self.alerts.change(alert_id, lambda a: acknowledge(a, user, now))
-        self._finish(client, channel, user, outcome, "acknowledge")
-
-    def silence(
-        self, client: WebClient, channel: str, user: str, alert_id: str, seconds: float
-    ) -> None:
-        if not self._allowed(client, channel, user):
-            return
-        now = self._now
-        outcome = self.alerts.change(alert_id, lambda a: silence(a, user, seconds, now))
-        if isinstance(outcome, Alert):
-            self.alerts.set_silence(outcome, user, now + seconds, seconds)
-        self._finish(client, channel, user, outcome, f"silence {seconds / 3600:g}h")
-
-    def _finish(
-        self, client: WebClient, channel: str, user: str, outcome: Alert | Refusal, action: str
-    ) -> None:
-        if isinstance(outcome, Refusal):
-            self._tell(client, channel, user, outcome.message)
-            return
-        self._audit(outcome, action, user)
-        self._show(client, outcome)
-
-    def for_group(
-        self, client: WebClient, channel: str, user: str, group_id: str, action: str
-    ) -> None:
-        if not self._allowed(client, channel, user):
-            return
-        cluster = self.alerts.locate_group(group_id)
-        group = None if cluster is None else self.alerts.group(cluster, group_id)
-        if group is None:
-            self._tell(client, channel, user, "This alert group is no longer known (it expired).")
-            return
-        now = self._now
-        seconds = SILENCE_SECONDS.get(action, 0.0)
-        changed = 0
-        for member in self.alerts.members(group):
-            if action == GROUP_ACK:
-                outcome = self.alerts.change(member.id, lambda a: acknowledge(a, user, now))
-            else:
-                outcome = self.alerts.change(member.id, lambda a: silence(a, user, seconds, now))
-                if isinstance(outcome, Alert):
-                    self.alerts.set_silence(outcome, user, now + seconds, seconds)
-            if isinstance(outcome, Alert):
-                changed += 1
-                self._audit(outcome, action, user)
-        if changed == 0:
-            self._tell(
-                client,
-                channel,
-                user,
-                "Nothing to do: every alert of this group is already handled.",
-            )
-            return
-        if group.channel and group.ts:
-            posting.update(
-                client,
-                group.channel,
-                group.ts,
-                group_message(group, self.alerts.members(group), now),
-            )
-
-    def rollback(self, client: WebClient, channel: str, user: str, alert_id: str) -> None:
-        if not self._allowed(client, channel, user):
-            return
-        alert = self.alerts.get(alert_id)
-        if alert is None or alert.cause is None:
-            self._tell(client, channel, user, "This alert has no change to roll back.")
-            return
-        if self.changes is None:
-            self._tell(client, channel, user, "Rollback is not available on this meshbot.")
-            return
-        if alert.rollback_by is not None:
-            self._tell(
-                client, channel, user, f"<@{alert.rollback_by}> already started this rollback."
-            )
-            return
-        cause = alert.cause
-        claimed = self.alerts.change(
-            alert_id,
-            lambda a: (
-                Refusal(f"<@{a.rollback_by}> already started this rollback.")
-                if a.rollback_by
-                else note_rollback(a, user, f":rewind: <@{user}> is rolling back {cause.summary}…")
-            ),
-        )
-        if isinstance(claimed, Refusal):
-            self._tell(client, channel, user, claimed.message)
-            return
-        try:
-            result = self.changes.rollback(cause.id, user)
-            started, message = result.started, result.message
-        except PortError as exc:
-            started, message = False, f"The rollback could not start: {exc}"
-        icon = ":rewind:" if started else ":warning:"
-        text = f"{icon} Rollback of {cause.summary} (change `{cause.id}`) by <@{user}>: {message}"
-        final = self.alerts.change(
-            alert_id,
-            lambda a: note_rollback(a, user if started else None, text),
-        )
-        self._audit(alert, "rollback" if started else "rollback refused", user)
-        if alert.channel and alert.ts:
-            posting.post(client, alert.channel, note(text), thread_ts=alert.ts)
-        if isinstance(final, Alert):
-            self._show(client, final)
+    An edit Slack refuses now is made by the watchers at their next cycle (the action
+    left it in the alert's outbox)."""
+    if result.audit_error:
+        log.warning("%s", result.audit_error)
+    try:
+        if result.thread_note and result.thread:
+            channel, ts = result.thread
+            posting.post(client, channel, note(result.thread_note), thread_ts=ts)
+        edited = edited_message(runtime, result)
+        if edited is not None:
+            posting.update(client, *edited)
+    except (SlackApiError, SlackClientError) as exc:
+        log.warning("could not show %s of %s in Slack: %s", result.action, result.target, exc)
 
 
-def _click(body: dict[str, Any]) -> tuple[str, str, str]:
-    action = body["actions"][0]
-    channel = (body.get("container") or {}).get("channel_id") or body.get("channel", {}).get(
-        "id", ""
-    )
-    return str(body["user"]["id"]), str(channel), str(action.get("value") or "")
+def edited_message(runtime: Runtime, result: AlertActed) -> tuple[str, str, SlackMessage] | None:
+    """Where the acted-on message is and how it looks now (a storm's: the grouped one)."""
+    now = runtime.services.clock.now()
+    group = result.group
+    if group is not None:
+        if group.channel is None or group.ts is None:
+            return None
+        return group.channel, group.ts, group_message(group, result.members, now)
+    alert = result.alert
+    if alert is None or alert.channel is None or alert.ts is None:
+        return None
+    runbooks = runtime.services.kit(WatchServices).config.runbooks
+    rollback = runtime.services.kits.has(ChangesKit)
+    return alert.channel, alert.ts, render_alert(alert, now, runbooks, rollback)
+
+
+def _tell(client: WebClient, channel: str, user: str, message: SlackMessage) -> None:
+    try:
+        posting.post_ephemeral(client, channel, user, message)
+    except (SlackApiError, SlackClientError) as exc:
+        log.warning("could not tell %s: %s", user, exc)
+
+
+def answer_click(
+    runtime: Runtime, client: WebClient, channel: str, user: str, result: Result
+) -> None:
+    """The alert re-rendered for everyone; a refusal (or denial) for the clicker alone."""
+    if not isinstance(result, AlertActed):
+        _tell(client, channel, user, render(result))  # denied, bad input, a fault
+        return
+    if result.changed or result.thread_note:
+        show(runtime, client, result)
+    if result.outcome is not ActionOutcome.DONE and not result.thread_note:
+        _tell(client, channel, user, note(result.message))
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(action id, value, clicker, channel) of a block_actions payload."""
+    action = (body.get("actions") or [{}])[0]
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    user = (body.get("user") or {}).get("id", "")
+    return str(action.get("action_id", "")), str(action.get("value") or ""), str(user), channel
 
 
 def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliveries) -> None:
-    actions = AlertActions(runtime, access)
-
     def status(reply: Reply, result: Result) -> None:
         assert isinstance(result, WatchStatus)
         respond_with(reply.respond, render_watch_status(result))
 
+    def typed(reply: Reply, result: Result) -> None:
+        assert isinstance(result, AlertActed)
+        show(reply.runtime, reply.client, result)
+        respond_with(reply.respond, acted_message(result))
+
     deliveries.add(WatchStatus, status)
+    deliveries.add(AlertActed, typed)
 
-    def on(action_id: str, work: Any) -> None:
-        @app.action(action_id)
-        def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-            ack()
-            user, channel, value = _click(body)
-            runtime.after_acks(
-                guarded(
-                    lambda: work(client, channel, user, value), f"alert button {action_id}", None
-                )
-            )
+    def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        action_id, value, user, channel = _click(body)
 
-    on(ACK, actions.acknowledge)
-    on(SILENCE_1H, lambda c, ch, u, v: actions.silence(c, ch, u, v, SILENCE_SECONDS[SILENCE_1H]))
-    on(SILENCE_4H, lambda c, ch, u, v: actions.silence(c, ch, u, v, SILENCE_SECONDS[SILENCE_4H]))
-    on(ROLLBACK, actions.rollback)
-    on(GROUP_ACK, lambda c, ch, u, v: actions.for_group(c, ch, u, v, GROUP_ACK))
-    on(GROUP_SILENCE_1H, lambda c, ch, u, v: actions.for_group(c, ch, u, v, GROUP_SILENCE_1H))
+        def work() -> None:
+            if action_id not in COMMAND_OF or not is_alert_id(value):
+                log.warning("ignored a %s click with a malformed value", action_id)
+                return
+            caller = access.caller(user, channel or None)  # re-checked on every click
+            result = run_command(runtime, COMMAND_OF[action_id].format(value), caller)
+            answer_click(runtime, client, channel, user, result)
+
+        runtime.after_acks(guarded(work, f"alert button {action_id}", None))
+
+    for action_id in COMMAND_OF:
+        app.action(action_id)(on_click)
 
     @app.action(RUNBOOK)
     def runbook(ack: Ack) -> None:

@@ -13,7 +13,10 @@ from commands.changes.machine import is_change_id
 from commands.changes.model import ChangeView
 from commands.changes.pipeline import Pipeline
 from commands.core import clusters
+from commands.core.errors import PortError
 from commands.core.model import Denied, Failure, Result, Role, UsageError
+from commands.core.ports import Services
+from commands.core.refusals import RefusalScope
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 
 ID = Param("id", "the change id, e.g. chg-7xq2m4ab", required=True, placeholder="ID")
@@ -70,6 +73,20 @@ def _rollback(ctx: Context, args: Args) -> Result:
     return Pipeline(ctx.services).rollback(change_id, ctx.caller, args.get("reason", ""))
 
 
+def _change_scope(services: Services, args: Args) -> RefusalScope | None:
+    """A refused approve/reject/rollback is recorded in the stream of the change's cluster."""
+    change_id = str(args.get("id", "")).strip().lower()
+    if not is_change_id(change_id):
+        return None
+    try:
+        change = Pipeline(services).find(change_id)
+    except PortError:
+        return None
+    if change is None:
+        return None
+    return RefusalScope(change.cluster, {"change": change.id, "kind": change.kind})
+
+
 def _limit(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 200:
@@ -102,6 +119,8 @@ def register(registry: Registry) -> None:
                 "Approve a proposed change (the last approval needed applies it)",
                 _approve,
                 needs=(ChangesKit,),
+                changes_state=True,
+                refusal_scope=_change_scope,
                 role=Role.APPROVER,
                 positionals=(ID,),
                 options=(
@@ -118,6 +137,8 @@ def register(registry: Registry) -> None:
                 "Reject a proposed change (approvers, or its requester to withdraw it)",
                 _reject,
                 needs=(ChangesKit,),
+                changes_state=True,
+                refusal_scope=_change_scope,
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),
@@ -127,6 +148,8 @@ def register(registry: Registry) -> None:
                 "Restore the objects an applied change wrote, exactly as they were",
                 _rollback,
                 needs=(ChangesKit,),
+                changes_state=True,
+                refusal_scope=_change_scope,
                 role=Role.OPERATOR,
                 positionals=(ID,),
                 options=(Param("reason", "why", placeholder='"reason"'),),

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from commands.changes.model import (
-    ActionOutcome,
     Approval,
     ApprovalPolicy,
     Change,
@@ -32,7 +31,7 @@ from commands.changes.model import (
     MessageRef,
     Snapshot,
 )
-from commands.core.model import Role
+from commands.core.model import ActionOutcome, Refusal, Role
 
 S = ChangeState
 ALLOWED: dict[ChangeState, frozenset[ChangeState]] = {
@@ -65,14 +64,6 @@ def is_change_id(text: str) -> bool:
 
 def can_move(current: ChangeState, target: ChangeState) -> bool:
     return target in ALLOWED[current]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a transition did not happen; NOOP when it is a harmless repeat."""
-
-    message: str
-    outcome: ActionOutcome = ActionOutcome.REFUSED
 
 
 Step = Change | Refusal

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from commands.core.errors import PortError
-from commands.core.model import Result
+from commands.core.model import ActionOutcome, Result
 
 JSON = Any
 
@@ -389,12 +389,6 @@ class ChangeView(Result):
     """One change with its timeline (`/mesh change ID`)."""
 
     change: Change
-
-
-class ActionOutcome(Enum):
-    DONE = "done"  # the action moved the change
-    NOOP = "noop"  # a repeat (double click, Slack retry): nothing happened, nothing to say loudly
-    REFUSED = "refused"  # not allowed now: expired, self-approval, drift, not an approver…
 
 
 @dataclass(frozen=True)

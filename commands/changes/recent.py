@@ -8,14 +8,14 @@ an alert gets the same drift check, policy and audit as one on the proposal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from commands.changes.machine import ROLLBACK_FROM
-from commands.changes.model import ActionOutcome, Change, ChangeState
+from commands.changes.model import Change, ChangeState
 from commands.changes.pipeline import Pipeline
-from commands.core.model import Caller, Role
+from commands.core.model import ActionOutcome, Caller
 from commands.core.ports import Services
 
 
@@ -56,10 +56,9 @@ class RecentChanges(Protocol):
         """Newest first; only changes that were applied (and not yet rolled back)."""
         ...
 
-    def rollback(self, change_id: str, user: str) -> RollbackOutcome: ...
-
-
-RoleOf = Callable[[str], Role | None]
+    def rollback(self, change_id: str, caller: Caller) -> RollbackOutcome:
+        """Roll the change back as `caller` (the pipeline re-checks their permission)."""
+        ...
 
 
 def touches(change: Change, target: ChangeTarget) -> bool:
@@ -82,12 +81,10 @@ def touches(change: Change, target: ChangeTarget) -> bool:
 
 
 class PipelineRecentChanges:
-    """`role_of` resolves the clicker's role (the Slack access policy); the pipeline
-    re-checks it on every rollback. Without one, nobody may roll back from here."""
+    """Recent changes from the pipeline's records; rollbacks through `Pipeline.rollback`."""
 
-    def __init__(self, services: Services, role_of: RoleOf | None = None) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
-        self._role_of = role_of
 
     def recent_changes_touching(
         self, cluster: str, target: ChangeTarget, within_s: float
@@ -114,11 +111,8 @@ class PipelineRecentChanges:
         found.sort(key=lambda r: r.applied_at, reverse=True)
         return found
 
-    def rollback(self, change_id: str, user: str) -> RollbackOutcome:
-        role = self._role_of(user) if self._role_of is not None else None
-        acted = Pipeline(self._services).rollback(
-            change_id, Caller(user, role, front_end="alert"), "from an alert"
-        )
+    def rollback(self, change_id: str, caller: Caller) -> RollbackOutcome:
+        acted = Pipeline(self._services).rollback(change_id, caller, "from an alert")
         done = acted.outcome is ActionOutcome.DONE
         if acted.change is not None and acted.change.state is ChangeState.ROLLED_BACK and not done:
             return RollbackOutcome(False, f"{change_id} was already rolled back")

@@ -31,5 +31,5 @@ def pick_cluster(
         allowed = services.cluster_channels.get(chosen, ())
         if allowed and caller.channel_id not in allowed:
             channels = ", ".join(f"<#{c}>" for c in allowed)
-            return Denied(f"cluster `{chosen}` can only be used from {channels}")
+            return Denied(f"cluster `{chosen}` can only be used from {channels}", by="channel")
     return chosen

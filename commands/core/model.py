@@ -59,6 +59,7 @@ class Denied(Result):
 
     reason: str
     needed_role: Role | None = None
+    by: str = ""  # which rule refused: "role", "channel" (audited; see commands.core.refusals)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,23 @@ class StatusReport(Result):
     @property
     def healthy(self) -> bool:
         return all(p.state is not PartState.UNREACHABLE for p in self.parts)
+
+
+class ActionOutcome(Enum):
+    """What an action on a stored thing (a change, an alert) came to."""
+
+    DONE = "done"  # the action moved it
+    NOOP = "noop"  # a repeat (double click, Slack retry): nothing happened, nothing to say loudly
+    REFUSED = "refused"  # not allowed now: expired, self-approval, drift, not an approver…
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action did not happen, said to whoever asked; NOOP when it is a harmless
+    repeat. Pure transitions (of changes and alerts) return one instead of a new record."""
+
+    message: str
+    outcome: ActionOutcome = ActionOutcome.REFUSED
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.core import refusals
 from commands.core.errors import PortError
 from commands.core.model import Caller, Denied, Failure, Result, Role, UsageError
 from commands.core.parsing import ParsedText, parse
 from commands.core.ports import Services
+from commands.core.refusals import RefusalScope
 from commands.core.wiring import MissingWiring
 
 Converter = Callable[[str], Any]
@@ -86,6 +88,11 @@ class CommandSpec:
     # protocols every cluster adapter must provide. Checked when the runtime is built.
     needs: tuple[type, ...] = ()
     cluster_needs: tuple[type, ...] = ()
+    # Commands that change a cluster or an alert: every refusal of one (role, channel,
+    # pipeline) is recorded in the audit stream (commands.core.refusals). `refusal_scope`
+    # says which cluster's stream, from the arguments (default: `cluster=` or the only one).
+    changes_state: bool = False
+    refusal_scope: Callable[[Services, Args], RefusalScope | None] | None = None
 
     @property
     def usage(self) -> str:
@@ -148,6 +155,7 @@ class Registry:
             return Denied(
                 f"`{spec.name}` needs the {spec.role.label} role; you have {have}",
                 needed_role=spec.role,
+                by="role",
             )
         args = bind(spec, rest, parsed)
         if isinstance(args, UsageError):
@@ -175,12 +183,45 @@ class Registry:
     def dispatch(self, text: str, caller: Caller, services: Services) -> Result:
         prepared = self.prepare(text, caller)
         if not isinstance(prepared, tuple):
+            if isinstance(prepared, Denied):
+                self._record_refusal(text, caller, services, prepared)
             return prepared
         spec, args = prepared
         try:
-            return spec.handler(Context(caller, self, services), args)
+            result = spec.handler(Context(caller, self, services), args)
         except PortError as exc:
-            return Failure(str(exc))
+            result = Failure(str(exc))
+        self._record_refusal(text, caller, services, result, (spec, args))
+        return result
+
+    def _record_refusal(
+        self,
+        text: str,
+        caller: Caller,
+        services: Services,
+        result: Result,
+        prepared: tuple[CommandSpec, Args] | None = None,
+    ) -> None:
+        if refusals.refused_by(result) is None:
+            return
+        if prepared is None:  # refused before binding (the role): bind to find the scope
+            parsed = parse(text)
+            if isinstance(parsed, UsageError):
+                return
+            spec, rest = self.resolve(parsed.words)
+            bound = None if spec is None else bind(spec, rest, parsed)
+            args = bound if isinstance(bound, Args) else Args()
+        else:
+            spec, args = prepared
+        if spec is None or not spec.changes_state:
+            return
+        resolve = spec.refusal_scope
+
+        def scope() -> RefusalScope | None:
+            found = resolve(services, args) if resolve is not None else None
+            return found or refusals.default_scope(services, args.get("cluster"))
+
+        refusals.record(services, spec.name, text, caller, result, scope)
 
     def _unknown(self, words: tuple[str, ...]) -> UsageError:
         family = self.family(words[0])

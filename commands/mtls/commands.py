@@ -450,6 +450,7 @@ def register(registry: Registry) -> None:
                 _strict,
                 needs=(ChangesKit, MtlsSettings),
                 role=Role.OPERATOR,
+                changes_state=True,
                 positionals=(SCOPE,),
                 options=(NAMESPACE_OPT, CLUSTER),
                 details="Gates: every pod has a sidecar; no plaintext for the readiness window "
@@ -461,6 +462,7 @@ def register(registry: Registry) -> None:
                 _permissive,
                 needs=(ChangesKit, MtlsSettings),
                 role=Role.OPERATOR,
+                changes_state=True,
                 positionals=(SCOPE,),
                 options=(NAMESPACE_OPT, CLUSTER),
             ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from commands.preflight.model import (
     CheckResult,
@@ -119,6 +120,27 @@ def steal(node: NodeInfo, metrics: NodeMetrics, settings: PreflightSettings) -> 
     return CheckResult("node.steal", Status.PASS, _subject(node), text, evidence)
 
 
+@dataclass
+class NodeLoad:
+    """What already runs on each node: requests, and the pods that would get a sidecar."""
+
+    cpu_m: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    mem: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    to_mesh: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @classmethod
+    def of(cls, pods: Sequence[PodInfo], meshed: set[str]) -> NodeLoad:
+        load = cls()
+        for pod in pods:
+            if pod.node is None:
+                continue
+            load.cpu_m[pod.node] += pod.cpu_request_m
+            load.mem[pod.node] += pod.mem_request
+            if pod.namespace in meshed and not pod.host_network and not pod.has_sidecar:
+                load.to_mesh[pod.node] += 1
+        return load
+
+
 def headroom(
     nodes: Sequence[NodeInfo],
     pods: Sequence[PodInfo],
@@ -128,65 +150,59 @@ def headroom(
     settings: PreflightSettings,
 ) -> list[CheckResult]:
     """Allocatable minus current requests, against what the mesh adds on each node."""
-    used_cpu: dict[str, int] = defaultdict(int)
-    used_mem: dict[str, int] = defaultdict(int)
-    meshed_count: dict[str, int] = defaultdict(int)
-    for pod in pods:
-        if pod.node is None:
-            continue
-        used_cpu[pod.node] += pod.cpu_request_m
-        used_mem[pod.node] += pod.mem_request
-        if pod.namespace in meshed and not pod.host_network and not pod.has_sidecar:
-            meshed_count[pod.node] += 1
-    results = []
-    for node in nodes:
-        subject = _subject(node)
-        if node.allocatable_cpu_m is None or node.allocatable_mem is None:
-            results.append(
-                CheckResult(
-                    "node.headroom",
-                    Status.UNKNOWN,
-                    subject,
-                    "node reports no allocatable CPU/memory",
-                    {},
-                    "check the kubelet on this node",
-                )
-            )
-            continue
-        count = meshed_count[node.name]
-        add_cpu = per_pod[0] * count + per_node[0]
-        add_mem = per_pod[1] * count + per_node[1]
-        free_cpu = node.allocatable_cpu_m - used_cpu[node.name]
-        free_mem = node.allocatable_mem - used_mem[node.name]
-        left_cpu = free_cpu - add_cpu
-        left_mem = free_mem - add_mem
-        evidence = {
-            "allocatable_cpu_m": node.allocatable_cpu_m,
-            "requested_cpu_m": used_cpu[node.name],
-            "mesh_adds_cpu_m": add_cpu,
-            "allocatable_memory": mem_text(node.allocatable_mem),
-            "requested_memory": mem_text(used_mem[node.name]),
-            "mesh_adds_memory": mem_text(add_mem),
-            "meshed_pods": count,
-        }
-        text = (
-            f"{free_cpu}m CPU and {mem_text(max(free_mem, 0))} free; the mesh adds "
-            f"{add_cpu}m and {mem_text(add_mem)} ({count} sidecars"
-            + (", ztunnel, istio-cni)" if per_node[0] else ")")
+    load = NodeLoad.of(pods, meshed)
+    return [node_headroom(node, load, per_pod, per_node, settings) for node in nodes]
+
+
+def node_headroom(
+    node: NodeInfo,
+    load: NodeLoad,
+    per_pod: tuple[int, int],
+    per_node: tuple[int, int],
+    settings: PreflightSettings,
+) -> CheckResult:
+    subject = _subject(node)
+    if node.allocatable_cpu_m is None or node.allocatable_mem is None:
+        return CheckResult(
+            "node.headroom",
+            Status.UNKNOWN,
+            subject,
+            "node reports no allocatable CPU/memory",
+            {},
+            "check the kubelet on this node",
         )
-        fix = (
-            "add capacity or move pods off this node before meshing; pods that no longer "
-            "fit with their sidecar stay Pending when restarted"
-        )
-        warn_cpu = node.allocatable_cpu_m * settings.headroom_warn_pct / 100
-        warn_mem = node.allocatable_mem * settings.headroom_warn_pct / 100
-        if left_cpu < 0 or left_mem < 0:
-            results.append(CheckResult("node.headroom", Status.FAIL, subject, text, evidence, fix))
-        elif left_cpu < warn_cpu or left_mem < warn_mem:
-            results.append(CheckResult("node.headroom", Status.WARN, subject, text, evidence, fix))
-        else:
-            results.append(CheckResult("node.headroom", Status.PASS, subject, text, evidence))
-    return results
+    count = load.to_mesh[node.name]
+    add_cpu = per_pod[0] * count + per_node[0]
+    add_mem = per_pod[1] * count + per_node[1]
+    free_cpu = node.allocatable_cpu_m - load.cpu_m[node.name]
+    free_mem = node.allocatable_mem - load.mem[node.name]
+    left_cpu = free_cpu - add_cpu
+    left_mem = free_mem - add_mem
+    evidence = {
+        "allocatable_cpu_m": node.allocatable_cpu_m,
+        "requested_cpu_m": load.cpu_m[node.name],
+        "mesh_adds_cpu_m": add_cpu,
+        "allocatable_memory": mem_text(node.allocatable_mem),
+        "requested_memory": mem_text(load.mem[node.name]),
+        "mesh_adds_memory": mem_text(add_mem),
+        "meshed_pods": count,
+    }
+    text = (
+        f"{free_cpu}m CPU and {mem_text(max(free_mem, 0))} free; the mesh adds "
+        f"{add_cpu}m and {mem_text(add_mem)} ({count} sidecars"
+        + (", ztunnel, istio-cni)" if per_node[0] else ")")
+    )
+    fix = (
+        "add capacity or move pods off this node before meshing; pods that no longer "
+        "fit with their sidecar stay Pending when restarted"
+    )
+    warn_cpu = node.allocatable_cpu_m * settings.headroom_warn_pct / 100
+    warn_mem = node.allocatable_mem * settings.headroom_warn_pct / 100
+    if left_cpu < 0 or left_mem < 0:
+        return CheckResult("node.headroom", Status.FAIL, subject, text, evidence, fix)
+    if left_cpu < warn_cpu or left_mem < warn_mem:
+        return CheckResult("node.headroom", Status.WARN, subject, text, evidence, fix)
+    return CheckResult("node.headroom", Status.PASS, subject, text, evidence)
 
 
 def _kernel_tuple(kernel: str) -> tuple[int, int] | None:

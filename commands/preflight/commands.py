@@ -8,20 +8,15 @@ needed it `unknown` with the reason, and the rest still run. Read-only: viewer i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from commands.core.clusters import pick_cluster
-from commands.core.errors import ClusterUnavailable
 from commands.core.model import Failure, Result, Role, UsageError
-from commands.core.ports import Cluster, Services
+from commands.core.ports import Services
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.preflight.checks_cluster import (
-    GATEWAY_CRDS,
-    PERMISSIONS,
     control_plane,
     gateway_api,
     injection_labels,
@@ -33,33 +28,16 @@ from commands.preflight.checks_nodes import headroom, node_checks
 from commands.preflight.checks_workloads import pod_checks, pod_security, service_protocols
 from commands.preflight.model import (
     CheckResult,
-    InventoryForbidden,
     NamespaceInfo,
     PreflightReport,
     PreflightSettings,
     Subject,
 )
-from commands.preflight.ports import ClusterInventory, inventory_of
-from commands.preflight.queries import NodeMetrics, fetch
+from commands.preflight.ports import ClusterInventory
+from commands.preflight.queries import NodeMetrics
+from commands.preflight.reads import ClusterReads, read_cluster
 from commands.preflight.releases import PROFILES, find_release, known_versions
-from commands.preflight.sizing import recommend
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Fetched(Generic[T]):
-    """A read that may have been refused: the value, or why there is none."""
-
-    value: T | None
-    reason: str | None = None
-
-
-def _read(read: Callable[[], T]) -> Fetched[T]:
-    try:
-        return Fetched(read())
-    except InventoryForbidden as exc:
-        return Fetched(None, str(exc))
+from commands.preflight.sizing import Sizing, recommend
 
 
 def settings_of(services: Services) -> PreflightSettings:
@@ -91,96 +69,95 @@ def run_preflight(
 ) -> Result:
     release = find_release(istio)
     assert release is not None
-    cluster: Cluster = services.clusters[cluster_name]
-    inventory = inventory_of(cluster)
     now = services.clock.now()
-    try:
-        server = cluster.server_version()
-    except InventoryForbidden as exc:
-        server = f"unknown ({exc})"
-    except ClusterUnavailable as exc:
-        return Failure(f"preflight of {cluster_name} stopped: {exc}")
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="preflight") as pool:
-        f_nodes = pool.submit(_read, inventory.list_nodes)
-        f_pods = pool.submit(_read, inventory.list_pods)
-        f_ns = pool.submit(_read, inventory.list_namespaces)
-        f_svc = pool.submit(_read, inventory.list_services)
-        f_access = pool.submit(_read, lambda: inventory.review_access(PERMISSIONS))
-        f_plane = pool.submit(_read, inventory.istio_control_plane)
-        f_crds = pool.submit(_read, lambda: inventory.crd_served_versions(GATEWAY_CRDS))
-        f_metrics = pool.submit(fetch, services.metrics.get(cluster_name), settings, now)
-        try:
-            nodes, pods, nss, svcs = (
-                f_nodes.result(),
-                f_pods.result(),
-                f_ns.result(),
-                f_svc.result(),
-            )
-            access, plane, crds = f_access.result(), f_plane.result(), f_crds.result()
-        except ClusterUnavailable as exc:
-            return Failure(f"preflight of {cluster_name} stopped: {exc}")
-        metrics: NodeMetrics = f_metrics.result()
-
-    scope, scope_error = _scope(nss.value, wanted_ns, settings)
+    reads = read_cluster(services, cluster_name, settings, now)
+    if isinstance(reads, Failure):
+        return reads
+    scope, scope_error = _scope(reads.namespaces.value, wanted_ns, settings)
     if scope_error is not None:
         return scope_error
-    checks = _cluster_checks(cluster_name, server, release, access, plane, crds, nss, scope)
-    node_list = nodes.value or ()
-    pod_list = pods.value or ()
     meshed = {ns.name for ns in scope}
-    meshed_pods = sum(
-        1 for p in pod_list if p.namespace in meshed and not p.host_network and not p.has_sidecar
-    )
-    sizing = recommend(
-        node_list, pod_list, meshed_pods, len(svcs.value or ()), profile, settings.base_overlay
-    )
-    if nodes.value is None:
-        checks.append(
-            unknown(
-                "node.*", Subject("Cluster", cluster_name), "cannot list nodes", nodes.reason or ""
-            )
-        )
-    else:
-        checks += node_checks(node_list, metrics, settings)
-        if pods.value is None:
-            checks.append(
-                unknown(
-                    "node.headroom",
-                    Subject("Cluster", cluster_name),
-                    "cannot list pods",
-                    pods.reason or "",
-                )
-            )
-        else:
-            checks += headroom(
-                node_list,
-                pod_list,
-                meshed,
-                (sizing.proxy_cpu_m, sizing.proxy_mem),
-                (sizing.per_node_cpu_m, sizing.per_node_mem),
-                settings,
-            )
+    sizing = _sizing(reads, meshed, profile, settings)
+    checks = _cluster_checks(cluster_name, reads, release, scope)
+    checks += _node_checks(cluster_name, reads, meshed, sizing, settings)
     with_cni = profile == "ambient" or _cni_enabled(sizing.istio_operator)
-    checks += pod_security(scope, with_cni)
+    checks += _workload_checks(cluster_name, reads, scope, with_cni)
+    return PreflightReport(
+        cluster=cluster_name,
+        istio=release.version,
+        profile=profile,
+        generated_at=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        checks=tuple(checks),
+        recommendation={"istio_operator": sizing.istio_operator, "reasons": list(sizing.reasons)},
+        notes=tuple(_notes(reads.metrics)),
+    )
+
+
+def _sizing(
+    reads: ClusterReads, meshed: set[str], profile: str, settings: PreflightSettings
+) -> Sizing:
+    """Advice sized by the pods that will get a sidecar (not already meshed, not hostNetwork)."""
+    pods = reads.pods.value or ()
+    to_mesh = sum(
+        1 for p in pods if p.namespace in meshed and not p.host_network and not p.has_sidecar
+    )
+    return recommend(
+        reads.nodes.value or (),
+        pods,
+        to_mesh,
+        len(reads.services.value or ()),
+        profile,
+        settings.base_overlay,
+    )
+
+
+def _node_checks(
+    cluster_name: str,
+    reads: ClusterReads,
+    meshed: set[str],
+    sizing: Sizing,
+    settings: PreflightSettings,
+) -> list[CheckResult]:
+    """Each node's checks, and whether the proxies fit next to what already runs there."""
+    subject = Subject("Cluster", cluster_name)
+    nodes, pods = reads.nodes, reads.pods
+    if nodes.value is None:
+        return [unknown("node.*", subject, "cannot list nodes", nodes.reason or "")]
+    checks = node_checks(nodes.value, reads.metrics, settings)
     if pods.value is None:
-        checks.append(
-            unknown(
-                "pod.*", Subject("Cluster", cluster_name), "cannot list pods", pods.reason or ""
-            )
-        )
+        checks.append(unknown("node.headroom", subject, "cannot list pods", pods.reason or ""))
+        return checks
+    return checks + headroom(
+        nodes.value,
+        pods.value,
+        meshed,
+        (sizing.proxy_cpu_m, sizing.proxy_mem),
+        (sizing.per_node_cpu_m, sizing.per_node_mem),
+        settings,
+    )
+
+
+def _workload_checks(
+    cluster_name: str, reads: ClusterReads, scope: Sequence[NamespaceInfo], with_cni: bool
+) -> list[CheckResult]:
+    """Pod Security, the pods and the Service ports of the namespaces to be meshed."""
+    subject = Subject("Cluster", cluster_name)
+    checks = pod_security(scope, with_cni)
+    pods, svcs = reads.pods, reads.services
+    if pods.value is None:
+        checks.append(unknown("pod.*", subject, "cannot list pods", pods.reason or ""))
     else:
-        checks += pod_checks(pod_list, scope)
+        checks += pod_checks(pods.value, scope)
     if svcs.value is None:
         checks.append(
-            unknown(
-                "service.protocol",
-                Subject("Cluster", cluster_name),
-                "cannot list services",
-                svcs.reason or "",
-            )
+            unknown("service.protocol", subject, "cannot list services", svcs.reason or "")
         )
     else:
         checks += service_protocols(svcs.value, scope)
+    return checks
+
+
+def _notes(metrics: NodeMetrics) -> list[str]:
     notes = []
     if metrics.error:
         notes.append(f"steal time and Prometheus CPU flags unknown: {metrics.error}")
@@ -190,15 +167,7 @@ def run_preflight(
             f"{len(metrics.unmapped)} Prometheus instances map to no node ({shown}…): set "
             "preflight.node_label or preflight.instance_to_node"
         )
-    return PreflightReport(
-        cluster=cluster_name,
-        istio=release.version,
-        profile=profile,
-        generated_at=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        checks=tuple(checks),
-        recommendation={"istio_operator": sizing.istio_operator, "reasons": list(sizing.reasons)},
-        notes=tuple(notes),
-    )
+    return notes
 
 
 def _cni_enabled(overlay: Mapping[str, Any]) -> bool:
@@ -230,17 +199,11 @@ def _scope(
 
 
 def _cluster_checks(
-    cluster: str,
-    server: str,
-    release: Any,
-    access: Fetched[Sequence[bool]],
-    plane: Fetched[Any],
-    crds: Fetched[Mapping[str, Sequence[str]]],
-    nss: Fetched[Sequence[NamespaceInfo]],
-    scope: Sequence[NamespaceInfo],
+    cluster: str, reads: ClusterReads, release: Any, scope: Sequence[NamespaceInfo]
 ) -> list[CheckResult]:
     subject = Subject("Cluster", cluster)
-    checks = [kubernetes_version(cluster, server, release)]
+    access, plane, crds, nss = reads.access, reads.plane, reads.crds, reads.namespaces
+    checks = [kubernetes_version(cluster, reads.server, release)]
     checks.append(
         install_permissions(cluster, access.value)
         if access.value is not None

@@ -106,6 +106,31 @@ def parse_mem(text: str) -> int:
     return int(text)
 
 
+@dataclass
+class ProxyResources:
+    """The sidecar's requests and limits (millicores, bytes) while the rules adjust them."""
+
+    cpu_req: int
+    mem_req: int
+    cpu_lim: int
+    mem_lim: int
+
+    @classmethod
+    def parse(cls, resources: dict[str, Any]) -> ProxyResources:
+        return cls(
+            cpu_req=parse_cpu(resources["requests"]["cpu"]),
+            mem_req=parse_mem(resources["requests"]["memory"]),
+            cpu_lim=parse_cpu(resources["limits"]["cpu"]),
+            mem_lim=parse_mem(resources["limits"]["memory"]),
+        )
+
+    def to_overlay(self) -> dict[str, Any]:
+        return {
+            "requests": {"cpu": cpu_text(self.cpu_req), "memory": mem_text(self.mem_req)},
+            "limits": {"cpu": cpu_text(self.cpu_lim), "memory": mem_text(self.mem_lim)},
+        }
+
+
 def recommend(
     nodes: Sequence[NodeInfo],
     pods: Sequence[PodInfo],
@@ -124,48 +149,72 @@ def recommend(
         "resources", copy.deepcopy(BASE["spec"]["values"]["global"]["proxy"]["resources"])
     )
     reasons: list[str] = []
+    sidecar = size_proxy(ProxyResources.parse(resources), nodes, pods, service_count, reasons)
+    concurrency = max(1, min(2, math.ceil(sidecar.cpu_lim / 1000)))
+    reasons.append(
+        f"proxy concurrency {concurrency}: worker threads matching the {sidecar.cpu_lim}m CPU limit"
+    )
+    resources.update(sidecar.to_overlay())
+    spec.setdefault("meshConfig", {}).setdefault("defaultConfig", {})["concurrency"] = concurrency
+    proxies = meshed_pods if profile != "ambient" else len(nodes)
+    size_control_plane(components, nodes, proxies, reasons)
+    per_node_cpu, per_node_mem = shape_for_profile(components, profile, reasons)
+    return Sizing(
+        proxy_cpu_m=sidecar.cpu_req if profile != "ambient" else 0,
+        proxy_mem=sidecar.mem_req if profile != "ambient" else 0,
+        proxy_cpu_limit_m=sidecar.cpu_lim,
+        proxy_mem_limit=sidecar.mem_lim,
+        concurrency=concurrency,
+        per_node_cpu_m=per_node_cpu,
+        per_node_mem=per_node_mem,
+        istio_operator=overlay,
+        reasons=tuple(reasons),
+    )
 
-    cpu_req = parse_cpu(resources["requests"]["cpu"])
-    mem_req = parse_mem(resources["requests"]["memory"])
-    cpu_lim = parse_cpu(resources["limits"]["cpu"])
-    mem_lim = parse_mem(resources["limits"]["memory"])
 
+def size_proxy(
+    proxy: ProxyResources,
+    nodes: Sequence[NodeInfo],
+    pods: Sequence[PodInfo],
+    service_count: int,
+    reasons: list[str],
+) -> ProxyResources:
+    """The sidecar's resources: busier for busy pods, more memory for a large mesh, and a
+    CPU limit no bigger than a quarter of the smallest node."""
     app_cpu = [p.cpu_request_m for p in pods if p.cpu_request_m > 0]
     typical_app_cpu = int(median(app_cpu)) if app_cpu else 0
     if typical_app_cpu >= 500:
-        cpu_req = max(cpu_req, 100)
-        cpu_lim = max(cpu_lim, 1000)
+        proxy.cpu_req = max(proxy.cpu_req, 100)
+        proxy.cpu_lim = max(proxy.cpu_lim, 1000)
         reasons.append(
             f"typical pod requests {typical_app_cpu}m CPU: busy pods need a busier proxy, "
-            f"so proxy requests {cpu_req}m and limit {cpu_lim}m"
+            f"so proxy requests {proxy.cpu_req}m and limit {proxy.cpu_lim}m"
         )
     # Envoy's memory grows with the configuration it holds: every service in the mesh.
     if service_count > 1000:
-        mem_req = max(mem_req, 128 * MI)
-        mem_lim = max(mem_lim, 512 * MI)
+        proxy.mem_req = max(proxy.mem_req, 128 * MI)
+        proxy.mem_lim = max(proxy.mem_lim, 512 * MI)
         reasons.append(
             f"{service_count} services: each proxy holds config for all of them; "
             "memory requests 128Mi, limit 512Mi (or scope it with a Sidecar resource)"
         )
     alloc = [n.allocatable_cpu_m for n in nodes if n.allocatable_cpu_m]
     smallest = min(alloc) if alloc else None
-    if smallest is not None and cpu_lim > smallest // 4:
-        cpu_lim = max(cpu_req, smallest // 4 // 100 * 100)
+    if smallest is not None and proxy.cpu_lim > smallest // 4:
+        proxy.cpu_lim = max(proxy.cpu_req, smallest // 4 // 100 * 100)
         reasons.append(
-            f"smallest node has {smallest}m allocatable: proxy CPU limit capped at {cpu_lim}m "
-            "(a quarter of the node)"
+            f"smallest node has {smallest}m allocatable: proxy CPU limit capped at "
+            f"{proxy.cpu_lim}m (a quarter of the node)"
         )
-    concurrency = max(1, min(2, math.ceil(cpu_lim / 1000)))
-    reasons.append(
-        f"proxy concurrency {concurrency}: worker threads matching the {cpu_lim}m CPU limit"
-    )
-    resources["requests"] = {"cpu": cpu_text(cpu_req), "memory": mem_text(mem_req)}
-    resources["limits"] = {"cpu": cpu_text(cpu_lim), "memory": mem_text(mem_lim)}
-    spec.setdefault("meshConfig", {}).setdefault("defaultConfig", {})["concurrency"] = concurrency
+    return proxy
 
+
+def size_control_plane(
+    components: dict[str, Any], nodes: Sequence[NodeInfo], proxies: int, reasons: list[str]
+) -> None:
+    """istiod's resources by how many proxies it pushes to; HPA minimums by zones."""
     zones = {n.labels.get("topology.kubernetes.io/zone") for n in nodes} - {None}
     pilot = components.setdefault("pilot", {}).setdefault("k8s", {})
-    proxies = meshed_pods if profile != "ambient" else len(nodes)
     if proxies > 5000:
         pilot["resources"] = {
             "requests": {"cpu": "1000m", "memory": "2Gi"},
@@ -186,7 +235,11 @@ def recommend(
     for gateway in components.get("ingressGateways") or []:
         gateway.setdefault("k8s", {}).setdefault("hpaSpec", {})["minReplicas"] = min_replicas
 
-    per_node_cpu = per_node_mem = 0
+
+def shape_for_profile(
+    components: dict[str, Any], profile: str, reasons: list[str]
+) -> tuple[int, int]:
+    """What the profile adds or drops; returns the per-node agents' CPU and memory."""
     if profile == "ambient":
         components["cni"] = {"enabled": True}
         components["ztunnel"] = {
@@ -200,20 +253,9 @@ def recommend(
                 }
             },
         }
-        per_node_cpu = ZTUNNEL_REQUESTS[0] + CNI_REQUESTS[0]
-        per_node_mem = ZTUNNEL_REQUESTS[1] + CNI_REQUESTS[1]
         reasons.append("ambient: ztunnel and istio-cni on every node instead of sidecars")
-    elif profile == "minimal":
+        return ZTUNNEL_REQUESTS[0] + CNI_REQUESTS[0], ZTUNNEL_REQUESTS[1] + CNI_REQUESTS[1]
+    if profile == "minimal":
         components.pop("ingressGateways", None)
         reasons.append("minimal: no ingress gateway")
-    return Sizing(
-        proxy_cpu_m=cpu_req if profile != "ambient" else 0,
-        proxy_mem=mem_req if profile != "ambient" else 0,
-        proxy_cpu_limit_m=cpu_lim,
-        proxy_mem_limit=mem_lim,
-        concurrency=concurrency,
-        per_node_cpu_m=per_node_cpu,
-        per_node_mem=per_node_mem,
-        istio_operator=overlay,
-        reasons=tuple(reasons),
-    )
+    return 0, 0

@@ -2,24 +2,30 @@
 runs the audit; the last audit's findings are kept per cluster for `timeouts fix`.
 
 Reading is split from judging so `timeouts set` runs the very same rules on a proposed
-route that the audit runs on live ones. Every source is read whole, once: all
-VirtualServices (a path crosses namespaces), all annotated workloads, one PromQL query
-for the call graph and one for every service's p99. Prometheus being down or absent
-does not stop the audit: the config checks still run and a note says what was skipped.
+route that the audit runs on live ones (`Facts.with_objects`: the routes Envoy would get
+after the change, delegates merged again). Every source is read whole, once: all
+VirtualServices (a path crosses namespaces), ServiceEntries (their hosts are real
+destinations), Gateways and the pod labels of the workloads calls come from (to tell
+a gateway hop from a sidecar one), all annotated workloads, one PromQL query for the
+call graph and one for every service's p99. Prometheus being down or absent does not
+stop the audit: the config checks still run and a note says what was skipped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from commands.core.errors import MetricsUnavailable
-from commands.core.ports import JSON, Services
+from commands.core.errors import MetricsUnavailable, PortError
+from commands.core.ports import JSON, Cluster, Services
 from commands.core.wiring import MissingWiring
 from commands.timeouts.call_graph import amplification_findings
 from commands.timeouts.durations import DurationError, parse_duration
+from commands.timeouts.gateways import GatewayIndex, read_gateways
 from commands.timeouts.model import (
     AppTimeout,
     Edge,
@@ -31,10 +37,12 @@ from commands.timeouts.model import (
 )
 from commands.timeouts.ports import VirtualServices
 from commands.timeouts.queries import edges_query, p99_query, parse_by_host, parse_edges
-from commands.timeouts.routes import routes_of
-from commands.timeouts.rules import DestinationFacts, check_route
+from commands.timeouts.routes import effective_routes
+from commands.timeouts.rules import Registry, check_route
+from commands.timeouts.suggest import DestinationFacts
 
 FINDINGS_KEY = "timeouts:findings"
+WORKLOAD_KINDS = (("apps/v1", "deployments"), ("apps/v1", "daemonsets"))
 
 
 def settings_of(services: Services) -> TimeoutsSettings:
@@ -58,6 +66,21 @@ class Facts:
     edges: tuple[Edge, ...] | None  # None: no traffic data
     p99: dict[str, float] | None
     notes: tuple[str, ...]
+    entries: dict[str, str] = field(default_factory=dict)  # ServiceEntry host → its namespace
+    gateways: GatewayIndex = field(default_factory=GatewayIndex)
+
+    @cached_property
+    def _callers(self) -> dict[str, set[str]]:
+        """Destination → the services calling it (one pass over the edges)."""
+        found: dict[str, set[str]] = {}
+        for edge in self.edges or ():
+            if edge.source_is_service:
+                found.setdefault(edge.destination, set()).add(edge.source)
+        return found
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(frozenset(r.host for r in self.services), frozenset(self.entries))
 
     def destination(self, host: str, *, mesh: bool = True) -> DestinationFacts:
         p99 = None if self.p99 is None else self.p99.get(host)
@@ -65,26 +88,65 @@ class Facts:
             return DestinationFacts(host, None, p99_ms=p99, from_gateway=True)
         if self.edges is None:
             return DestinationFacts(host, None, p99_ms=p99, traffic_known=False)
-        callers = sorted(
-            {e.source for e in self.edges if e.destination == host and e.source_is_service}
-        )
+        callers = sorted(self._callers.get(host, ()))
         known = [self.apps[c] for c in callers if c in self.apps]
         unknown = tuple(c.removesuffix(".svc.cluster.local") for c in callers if c not in self.apps)
         app = min(known, key=lambda a: a.ms) if known else None
         return DestinationFacts(host, app, unknown, p99)
 
+    def facts_for(self, route: Route) -> list[DestinationFacts]:
+        return [self.destination(h, mesh=route.mesh) for h in route.destinations]
+
+    def with_objects(self, objects: Sequence[JSON]) -> Facts:
+        """These facts with some VirtualServices replaced (or added): to judge a proposal
+        on the routes Envoy would get after it."""
+        keyed = {_key(vs): vs for vs in self.virtual_services}
+        keyed.update({_key(vs): vs for vs in objects})
+        routes, _ = effective_routes(keyed.values())
+        return dataclasses.replace(
+            self, virtual_services=tuple(keyed.values()), routes=tuple(routes)
+        )
+
+
+def _key(vs: JSON) -> tuple[str, str]:
+    meta = vs.get("metadata") or {}
+    return str(meta.get("namespace") or "default"), str(meta.get("name") or "?")
+
+
+def _list(
+    cluster: Cluster,
+    api_version: str,
+    plural: str,
+    notes: list[str],
+    namespace: str | None = None,
+) -> list[JSON]:
+    try:
+        return list(cluster.list_objects(api_version, plural, namespace=namespace))
+    except PortError as exc:
+        notes.append(f"could not read {plural} ({exc}): they are not taken into account")
+        return []
+
 
 def gather(services: Services, cluster: str) -> Facts:
     settings = settings_of(services)
     port = vs_port(services, cluster)
+    objects = services.clusters[cluster]
     notes: list[str] = []
     api_version = port.virtual_service_api_version()
     vss: tuple[JSON, ...] = ()
+    entries: dict[str, str] = {}
+    gateways: tuple[JSON, ...] = ()
     if api_version is None:
         notes.append("networking.istio.io is not served here: no VirtualServices to read")
     else:
         vss = tuple(port.list_virtual_services())
-    routes = tuple(r for vs in vss for r in routes_of(vs))
+        for entry in _list(objects, api_version, "serviceentries", notes):
+            namespace = str((entry.get("metadata") or {}).get("namespace") or "default")
+            for host in (entry.get("spec") or {}).get("hosts") or []:
+                entries.setdefault(str(host).lower(), namespace)
+        gateways = tuple(_list(objects, api_version, "gateways", notes))
+    routes, route_notes = effective_routes(vss)
+    notes.extend(route_notes)
     records = tuple(port.service_records())
     apps = _app_timeouts(
         settings, records, port.app_timeout_annotations(settings.annotation), notes
@@ -109,7 +171,29 @@ def gather(services: Services, cluster: str) -> Facts:
                 notes.append(
                     f"no mesh traffic in the last {settings.window}: no call paths or p99 to check"
                 )
-    return Facts(api_version, vss, routes, records, apps, edges, p99, tuple(notes))
+    index = GatewayIndex(read_gateways(gateways), _workload_labels(objects, edges, notes))
+    return Facts(
+        api_version, vss, tuple(routes), records, apps, edges, p99, tuple(notes), entries, index
+    )
+
+
+def _workload_labels(
+    cluster: Cluster, edges: Sequence[Edge] | None, notes: list[str]
+) -> dict[str, dict[str, str]]:
+    """Pod labels of the workloads calls come from that are no service (gateways, jobs),
+    to tell a gateway from a plain client."""
+    wanted = {e.source for e in edges or () if not e.source_is_service}
+    labels: dict[str, dict[str, str]] = {}
+    for namespace in sorted({w.split("/", 1)[0] for w in wanted}):
+        for api_version, plural in WORKLOAD_KINDS:
+            for obj in _list(cluster, api_version, plural, notes, namespace=namespace):
+                meta = obj.get("metadata") or {}
+                key = f"{meta.get('namespace') or namespace}/{meta.get('name')}"
+                template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+                if key in wanted:
+                    found = template.get("labels") or {}
+                    labels.setdefault(key, {str(k): str(v) for k, v in found.items()})
+    return labels
 
 
 def _app_timeouts(
@@ -158,19 +242,24 @@ def in_scope(namespace: str | None, *names: str) -> bool:
     return False
 
 
+def _in_namespace(route: Route, namespace: str) -> bool:
+    """A delegated route belongs to both its delegate's and its root's namespace."""
+    return namespace in (route.ref.namespace, (route.root or route.ref).namespace)
+
+
 def audit(
     facts: Facts, cluster: str, namespace: str | None, settings: TimeoutsSettings, now: float
 ) -> TimeoutAudit:
     findings: list[Finding] = []
     notes = list(facts.notes)
-    scoped = [r for r in facts.routes if namespace is None or r.ref.namespace == namespace]
+    scoped = [r for r in facts.routes if namespace is None or _in_namespace(r, namespace)]
+    registry = facts.registry
     for route in scoped:
-        hosts = route.destinations or route.hosts
-        findings.extend(
-            check_route(route, [facts.destination(h, mesh=route.mesh) for h in hosts], settings)
-        )
+        findings.extend(check_route(route, facts.facts_for(route), settings, registry))
     if facts.edges:
-        paths, path_notes = amplification_findings(facts.edges, facts.routes, settings)
+        paths, path_notes = amplification_findings(
+            facts.edges, facts.routes, settings, facts.gateways
+        )
         notes.extend(path_notes)
         for finding in paths:
             nodes = [n.strip() for n in finding.subject.split("→")]

@@ -4,15 +4,25 @@ Each hop's retries multiply the work of every hop below it: a request that fails
 the bottom of frontend → checkout → payments with Istio's default 2 retries on each
 hop is tried 3 x 3 = 9 times at payments (27 with the ingress hop). No single
 VirtualService shows this; only the call graph does. The graph comes from
-`istio_requests_total` source → destination edges (one query), a hop's factor is
-`attempts + 1` of the route its caller uses (explicit, or Istio's default of 2 where
-the route sets no policy, or where the service has no VirtualService at all), and a
-path whose product is above the threshold (default 8x) is a finding naming the path.
+`istio_requests_total` source → destination edges (one query); a hop's factor is
+`attempts + 1` of the route the caller's Envoy runs for that destination:
+
+- from a service (a sidecar): the mesh routes forwarding to it (else those of a mesh
+  VirtualService for its host), or Istio's default where there is none;
+- from a gateway workload: the routes bound to the Gateway(s) that select it and that
+  forward to the destination (commands/timeouts/gateways.py) — `attempts: 0`
+  there is honoured, and mesh routes never count for that hop;
+- from a workload no Gateway selects: like a sidecar.
+
+Istio's default retries only fire on connection failures, refused streams and gRPC
+UNAVAILABLE/CANCELLED — exactly what an outage below produces — so they count fully.
+A path whose product is above the threshold (default 8x) is a finding naming the path.
 
 The suggested fix keeps retries where the failure is (the innermost hop) and turns
 them off on the outer hops, outermost first, until the product fits; it then lowers
-the innermost hop's attempts if that is still not enough. Hops from gateways or
-callers outside the mesh count, but are not edited (their routes are not the mesh's).
+the innermost hop's attempts if that is still not enough. Gateway hops count but are
+not edited (the gateway's routes are the edge team's), and each edit is written where
+the retries live (a delegate route's inherited retries on its root).
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from commands.timeouts.gateways import GatewayIndex, any_gateway_routes, gateway_routes
+from commands.timeouts.istio import host_matches
 from commands.timeouts.model import (
-    DEFAULT_ATTEMPTS,
     Edge,
     Finding,
     Route,
@@ -32,9 +43,12 @@ from commands.timeouts.model import (
     TimeoutsSettings,
     finding_id,
 )
+from commands.timeouts.policy import DEFAULT_ATTEMPTS
+from commands.timeouts.suggest import edits_for, short
 
 MAX_DEPTH = 12
 MAX_PATHS = 10_000
+DEFAULT_HOW = "Istio's default 2 retries"
 
 
 @dataclass(frozen=True)
@@ -43,33 +57,98 @@ class Hop:
     destination: str
     factor: int
     route: Route | None  # the route deciding the factor; None: no VirtualService (default)
-    editable: bool  # the caller is a mesh service, so the mesh route decides its retries
+    editable: bool  # a mesh hop: the mesh route decides its retries and we may change it
+    how: str = ""  # why this factor, for the evidence
 
     @property
     def explicit(self) -> bool:
         return self.route is not None and self.route.retries is not None
 
 
-def short(node: str) -> str:
-    """`payments.payments.svc.cluster.local` → `payments.payments` for messages."""
-    return node.removesuffix(".svc.cluster.local")
+class RouteIndex:
+    """The routes a hop can run, looked up by destination and host (built once per
+    audit: a large graph has thousands of paths over the same edges)."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.mesh_to: dict[str, list[Route]] = defaultdict(list)
+        self.mesh_host: dict[str, list[Route]] = defaultdict(list)
+        self.mesh_wildcards: list[tuple[str, Route]] = []
+        self.gateway_to: dict[str, list[Route]] = defaultdict(list)
+        for route in routes:
+            if not route.forwards or route.unused is not None:
+                continue
+            if route.mesh:
+                for destination in route.destinations:
+                    self.mesh_to[destination].append(route)
+                for host in route.hosts:
+                    if host in route.hidden_hosts:
+                        continue
+                    if "*" in host:
+                        self.mesh_wildcards.append((host, route))
+                    else:
+                        self.mesh_host[host].append(route)
+            if route.gateways:
+                for destination in route.destinations:
+                    self.gateway_to[destination].append(route)
+
+    def mesh(self, destination: str) -> list[Route]:
+        found = self.mesh_to.get(destination) or self.mesh_host.get(destination)
+        if found:
+            return found
+        return [r for h, r in self.mesh_wildcards if host_matches(h, destination)]
 
 
-def hop_for(edge: Edge, routes: Sequence[Route]) -> Hop:
+def hop_for(
+    edge: Edge, routes: Sequence[Route] | RouteIndex, index: GatewayIndex | None = None
+) -> Hop:
+    """The retries of one edge, from the route the caller's Envoy uses for it."""
+    table = routes if isinstance(routes, RouteIndex) else RouteIndex(routes)
     if edge.source_is_service:
-        candidates = [r for r in routes if r.mesh and edge.destination in r.hosts]
+        return _mesh_hop(edge, table)
+    gateways = (index or GatewayIndex()).gateways_of(edge.source)
+    namespace = edge.source.split("/", 1)[0]
+    bound = table.gateway_to.get(edge.destination, [])
+    if gateways:
+        names = ", ".join(g.key for g in gateways)
+        found = gateway_routes(gateways, namespace, edge.destination, bound)
+        if not found:
+            how = (
+                f"gateway {names}: no route bound to it forwards to {short(edge.destination)}; "
+                f"{DEFAULT_HOW} assumed"
+            )
+            return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, False, how)
+        return _worst(edge, found, False, f"via gateway {names}")
+    if gateways is None:  # the workload's labels are unknown: is it a gateway?
+        found = any_gateway_routes(edge.destination, bound)
+        if found:
+            return _worst(edge, found, False, "assumed a gateway (its Gateway is unknown)")
+        how = f"a workload outside the known services: {DEFAULT_HOW} assumed"
+        return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, False, how)
+    return _mesh_hop(edge, table)  # a workload no Gateway selects: a sidecar client
+
+
+def _mesh_hop(edge: Edge, table: RouteIndex) -> Hop:
+    found = table.mesh(edge.destination)
+    if not found:
+        how = f"no VirtualService: {DEFAULT_HOW}"
+        return Hop(edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, True, how)
+    return _worst(edge, found, True, "")
+
+
+def _worst(edge: Edge, routes: Sequence[Route], editable: bool, via: str) -> Hop:
+    route = max(routes, key=lambda r: (r.attempts, -r.ref.index))
+    policy = route.policy
+    if route.retries is None:
+        how = f"{route.label} sets no retries: {DEFAULT_HOW}"
+    elif policy.attempts == 0:
+        how = f"{route.label}: retries off"
     else:
-        candidates = [
-            r
-            for r in routes
-            if edge.destination in r.hosts and any(g != "mesh" for g in r.gateways)
-        ]
-    if not candidates:
-        return Hop(
-            edge.source, edge.destination, DEFAULT_ATTEMPTS + 1, None, edge.source_is_service
-        )
-    worst = max(candidates, key=lambda r: (r.attempts, -r.ref.index))
-    return Hop(edge.source, edge.destination, worst.attempts + 1, worst, edge.source_is_service)
+        how = f"{route.label}: attempts {policy.attempts}"
+    if route.retries_from is not None and route.retries_from != route.ref:
+        how += f" (inherited from {route.retries_from.label})"
+    if via:
+        how = f"{via}, {how}"
+    return Hop(edge.source, edge.destination, policy.attempts + 1, route, editable, how)
 
 
 def paths(edges: Sequence[Edge]) -> list[list[Edge]]:
@@ -114,13 +193,18 @@ def paths(edges: Sequence[Edge]) -> list[list[Edge]]:
 
 
 def amplification_findings(
-    edges: Sequence[Edge], routes: Sequence[Route], settings: TimeoutsSettings
+    edges: Sequence[Edge],
+    routes: Sequence[Route],
+    settings: TimeoutsSettings,
+    index: GatewayIndex | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings for paths above the threshold (worst first, capped), and notes."""
     scored: list[tuple[int, list[Hop]]] = []
     seen_keys: set[tuple[str, ...]] = set()
+    table = RouteIndex(routes)
+    hop_of: dict[Edge, Hop] = {}
     for path in paths(edges):
-        hops = [hop_for(e, routes) for e in path]
+        hops = [hop_of.get(e) or hop_of.setdefault(e, hop_for(e, table, index)) for e in path]
         product = 1
         for hop in hops:
             product *= hop.factor
@@ -143,18 +227,14 @@ def _finding(product: int, hops: list[Hop], settings: TimeoutsSettings) -> Findi
     names = [short(hops[0].source), *(short(h.destination) for h in hops)]
     path = " → ".join(names)
     factors = " x ".join(str(h.factor) for h in hops)
-    evidence = []
-    for hop in hops:
-        if hop.route is None:
-            how = "no VirtualService: Istio's default 2 retries"
-        elif hop.route.retries is None:
-            how = f"{hop.route.ref.label} sets no retries: Istio's default 2 retries"
-        else:
-            how = f"{hop.route.ref.label}: attempts {hop.route.retries.attempts}"
-        evidence.append(f"{short(hop.source)} → {short(hop.destination)}: x{hop.factor} ({how})")
+    evidence = [
+        f"{short(hop.source)} → {short(hop.destination)}: x{hop.factor} ({hop.how})" for hop in hops
+    ]
     explicit = any(h.explicit and h.factor > 1 for h in hops)
+    suggestion = _suggest(hops, settings)
+    found_id = finding_id("retry-amplification", *names)
     return Finding(
-        id=finding_id("retry-amplification", *names),
+        id=found_id,
         rule="retry-amplification",
         severity=Severity.ERROR if explicit else Severity.WARNING,
         subject=path,
@@ -163,8 +243,15 @@ def _finding(product: int, hops: list[Hop], settings: TimeoutsSettings) -> Findi
             f"({factors}), above the {settings.amplification_threshold:g}x threshold"
         ),
         evidence=tuple(evidence),
-        suggestion=_suggest(hops, settings),
+        suggestion=suggestion,
         host=hops[-1].destination,
+        fix=(
+            "; ".join(e.describe() for e in suggestion.edits)
+            if suggestion is not None
+            else "turn retries off (retries=0) on all but one hop of this path; the hops that "
+            "could be changed here are gateway routes or outside the mesh"
+        ),
+        run=f"timeouts fix {found_id}" if suggestion is not None else None,
     )
 
 
@@ -193,7 +280,7 @@ def _suggest(hops: list[Hop], settings: TimeoutsSettings) -> Suggestion | None:
         changed[innermost] = factors[innermost] - 1
     if not changed:
         return None
-    edits = tuple(_edit(hops[i], n) for i, n in sorted(changed.items()))
+    edits = tuple(e for i, n in sorted(changed.items()) for e in _edit(hops[i], n))
     why = (
         "retry at one layer: retries off on the outer hops (outermost first), kept on the "
         "innermost hop where the failure is",
@@ -203,12 +290,7 @@ def _suggest(hops: list[Hop], settings: TimeoutsSettings) -> Suggestion | None:
     return Suggestion(edits, why)
 
 
-def _edit(hop: Hop, attempts: int) -> RouteEdit:
-    route = hop.route
-    return RouteEdit(
-        host=hop.destination,
-        route=route.ref if route is not None else None,
-        timeout_ms=None,
-        attempts=attempts,
-        seen=route.raw if route is not None else None,
-    )
+def _edit(hop: Hop, attempts: int) -> tuple[RouteEdit, ...]:
+    if hop.route is None:
+        return (RouteEdit(host=hop.destination, route=None, timeout_ms=None, attempts=attempts),)
+    return edits_for(hop.route, None, attempts)

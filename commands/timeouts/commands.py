@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from commands.changes.hooks import ChangesKit
-from commands.changes.model import Risk
+from commands.changes.model import ObjectChange, Risk
 from commands.changes.pipeline import Pipeline
 from commands.core.clusters import pick_cluster
 from commands.core.model import Denied, Failure, Result, Role, UsageError
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.timeouts.audit import Facts, audit, gather, recall, remember, settings_of
-from commands.timeouts.call_graph import short
 from commands.timeouts.durations import (
     DURATION_HELP,
     DurationError,
@@ -29,18 +28,13 @@ from commands.timeouts.durations import (
     parse_retry_on,
 )
 from commands.timeouts.fix import Refused, build_objects, find_route, proposal, resolve_host
-from commands.timeouts.model import (
-    DEFAULT_ATTEMPTS,
-    Finding,
-    Route,
-    RouteEdit,
-    RouteRef,
-    TimeoutsSettings,
-)
+from commands.timeouts.model import Finding, Route, RouteEdit, TimeoutsSettings
+from commands.timeouts.policy import DEFAULT_ATTEMPTS
 from commands.timeouts.ports import VirtualServices
-from commands.timeouts.routes import route_with
 from commands.timeouts.rules import violations
+from commands.timeouts.suggest import edits_for, short
 
+MAX_RETRIES = 100
 CLUSTER = Param("cluster", "the cluster (default: the only configured one)", placeholder="NAME")
 
 
@@ -78,26 +72,36 @@ def _audit(ctx: Context, args: Args) -> Result:
 # ---- set -----------------------------------------------------------------------------------
 
 
-def _duration_arg(name: str, raw: str | None) -> int | None:
+def _duration_arg(name: str, raw: str | None, settings: TimeoutsSettings) -> int | None:
     if raw is None:
         return None
     try:
-        return parse_duration(raw)
+        ms = parse_duration(raw)
     except DurationError as exc:
         raise Refused(f"`{name}=`: {exc}") from None
+    limit = settings.max_timeout_ms
+    if ms > limit:
+        raise Refused(
+            f"`{name}={raw}` is above {format_duration(limit)}, the longest {name} meshbot sets on "
+            "a route (`timeouts.max_timeout`): a request allowed to run that long is not bounded "
+            "in any useful way. Use a shorter value, or raise `timeouts.max_timeout` if you mean it"
+        )
+    return ms
 
 
-def _edit_from_args(args: Args) -> RouteEdit:
-    timeout = _duration_arg("timeout", args.get("timeout"))
-    per_try = _duration_arg("per-try", args.get("per-try"))
+def _edit_from_args(args: Args, settings: TimeoutsSettings) -> RouteEdit:
+    timeout = _duration_arg("timeout", args.get("timeout"), settings)
+    per_try = _duration_arg("per-try", args.get("per-try"), settings)
     attempts: int | None = None
     raw_retries = args.get("retries")
     if raw_retries is not None:
         if not str(raw_retries).isdigit():
             raise Refused(f"`retries={raw_retries}`: a whole number of retries (0 turns them off)")
         attempts = int(raw_retries)
-        if attempts > 100:
-            raise Refused(f"`retries={attempts}`: more than 100 retries is never what you want")
+        if attempts > MAX_RETRIES:
+            raise Refused(
+                f"`retries={attempts}`: more than {MAX_RETRIES} retries is never what you want"
+            )
     retry_on = None
     if args.get("retry-on"):
         try:
@@ -123,37 +127,37 @@ def _set(ctx: Context, args: Args) -> Result:
     usage = _usage(ctx, "timeouts set")
     force = args.get("force") == "true"
     try:
-        values = _edit_from_args(args)
+        values = _edit_from_args(args, settings_of(ctx.services))
         facts = gather(ctx.services, cluster)
         host = resolve_host(str(args.get("service")), facts)
         route = find_route(host, facts.routes, args.get("route"))
     except Refused as exc:
         return UsageError(str(exc), usage=usage, command="timeouts set")
-    edit = RouteEdit(
-        host=host,
-        route=None if route is None else route.ref,
-        timeout_ms=values.timeout_ms,
-        attempts=values.attempts,
-        per_try_ms=values.per_try_ms,
-        retry_on=values.retry_on,
-        seen=None if route is None else route.raw,
-    )
-    return _propose(ctx, cluster, facts, (edit,), (), force, f"timeouts set {short(host)}", usage)
+    args_of = (values.timeout_ms, values.attempts, values.per_try_ms, values.retry_on)
+    if route is None:
+        edits: tuple[RouteEdit, ...] = (RouteEdit(host, None, *args_of),)
+    else:
+        edits = edits_for(route, *args_of)
+    return _propose(ctx, cluster, facts, edits, (), force, f"timeouts set {short(host)}", usage)
 
 
-def _as_route(facts: Facts, edit: RouteEdit) -> Route:
-    """The route as it would be after the edit (a default route for a new VS)."""
-    if edit.route is not None:
-        for route in facts.routes:
-            if route.ref == edit.route:
-                return route_with(route, edit)
-    ref = RouteRef(facts.api_version or "", edit.host.split(".")[1], "(new)", 0, "default")
-    base = Route(ref, (edit.host,), (edit.host,), True, (), None, None)
-    return route_with(base, edit)
+def _affected(
+    facts: Facts, edits: Sequence[RouteEdit], objects: Sequence[ObjectChange]
+) -> list[Route]:
+    """The routes an edit changes: the edited route objects (a root's edit reaches every
+    route delegated from it) and every route of a new VirtualService."""
+    edited = {e.route for e in edits if e.route is not None}
+    created = {(o.ref.namespace, o.ref.name) for o in objects if o.observed is None}
+    return [
+        r
+        for r in facts.routes
+        if r.ref in edited or r.root in edited or (r.ref.namespace, r.ref.vs_name) in created
+    ]
 
 
-def _before(facts: Facts, edit: RouteEdit) -> Route | None:
-    return next((r for r in facts.routes if r.ref == edit.route), None)
+def _flagged(facts: Facts, routes: Sequence[Route], settings: TimeoutsSettings) -> list[Finding]:
+    registry = facts.registry
+    return [f for r in routes for f in violations(r, facts.facts_for(r), settings, registry)]
 
 
 def _propose(
@@ -169,23 +173,16 @@ def _propose(
     only_new: bool = False,
 ) -> Result:
     settings = settings_of(ctx.services)
-    flagged: list[Finding] = []
-    for edit in edits:
-        after = _as_route(facts, edit)
-        hosts = after.destinations or after.hosts
-        found = violations(after, [facts.destination(h) for h in hosts], settings)
-        if only_new:  # a fix is not refused for what it leaves as it was
-            before = _before(facts, edit)
-            known = (
-                set()
-                if before is None
-                else {
-                    f.rule
-                    for f in violations(before, [facts.destination(h) for h in hosts], settings)
-                }
-            )
-            found = [f for f in found if f.rule not in known]
-        flagged.extend(found)
+    cluster_port = ctx.services.clusters[cluster]
+    try:
+        objects = build_objects(cluster_port, facts, edits)
+    except Refused as exc:
+        return UsageError(str(exc), usage=usage, command=what)
+    after = facts.with_objects([o.desired for o in objects if o.desired is not None])
+    flagged = _flagged(after, _affected(after, edits, objects), settings)
+    if only_new:  # a fix is not refused for what it leaves as it was
+        known = {f.id for f in _flagged(facts, _affected(facts, edits, objects), settings)}
+        flagged = [f for f in flagged if f.id not in known]
     risks = [Risk(f"{f.rule}: {f.message}", f.severity.value) for f in flagged]
     if flagged and not force:
         lines = "; ".join(f"{f.rule}: {f.message}" for f in flagged)
@@ -197,11 +194,6 @@ def _propose(
         )
     for note in facts.notes:
         risks.append(Risk(f"not checked: {note}", "info"))
-    cluster_port = ctx.services.clusters[cluster]
-    try:
-        objects = build_objects(cluster_port, facts, edits)
-    except Refused as exc:
-        return UsageError(str(exc), usage=usage, command=what)
     title = "Timeouts: " + "; ".join(e.describe() for e in edits)
     if force and flagged:
         title += " (forced)"
@@ -263,11 +255,14 @@ def register(registry: Registry) -> None:
                 positionals=(Param("scope", "`all` namespaces (the default)", choices=("all",)),),
                 options=(Param("namespace", "only this namespace", placeholder="NS"), CLUSTER),
                 details=(
-                    "Per HTTP route: retries without a timeout, retries that cannot fit "
-                    "((attempts+1) x perTryTimeout ≤ timeout), mesh timeout not above the "
-                    "app's, timeouts below the observed p99; per call path: stacked retries "
-                    "beyond the amplification threshold. Each finding has a stable id for "
-                    "`timeouts fix`."
+                    "Reads VirtualServices as Istio merges them (delegates into their roots, "
+                    "gateway-bound routes apart from mesh ones, no check of redirect or "
+                    "directResponse routes). Per HTTP route: no timeout (info unless it "
+                    "matters), perTryTimeout that never fires or is never retried, retries that "
+                    "cannot fit ((attempts+1) x perTryTimeout ≤ timeout), mesh timeout not "
+                    "above the app's, timeouts below the observed p99; per call path: stacked "
+                    "retries beyond the amplification threshold. Each finding has a stable id "
+                    "and a fix line (`timeouts fix ID` when the bot can apply it)."
                 ),
             ),
             CommandSpec(
@@ -277,6 +272,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 options=(
                     Param(
                         "service",
@@ -308,6 +304,7 @@ def register(registry: Registry) -> None:
                 needs=(ChangesKit, TimeoutsSettings),
                 cluster_needs=(VirtualServices,),
                 role=Role.OPERATOR,
+                changes_state=True,
                 positionals=(
                     Param(
                         "id", "a finding id from the audit", required=True, placeholder="FINDING_ID"

@@ -2,12 +2,22 @@
 
 Go durations (`2s`, `500ms`, `1.5s`, `1m`, `1h30m`), as the CRD's CEL rule
 `duration(self) >= duration('1ms')` and Istio's webhook read them: at least 1 ms and
-whole milliseconds. `retryOn` takes Envoy's policy names and HTTP status codes.
+whole milliseconds, and no longer than Go's int64 of nanoseconds holds (about 292
+years; longer does not parse, so istiod could not read the object at all). `retryOn`
+takes Envoy's policy names and HTTP status codes.
+
+Two readers: `parse_duration` is strict (what `set` and the config accept), and
+`read_route_duration` says what a value already in a VirtualService means to Envoy,
+with what Istio's validation would have said about it, so the audit can report a
+value that slipped past an old CRD instead of silently treating it as unset.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 _UNITS_NS = {
@@ -21,6 +31,8 @@ _UNITS_NS = {
     "h": Fraction(3_600_000_000_000),
 }
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+MAX_NS = 2**63 - 1  # Go's time.Duration; also below Envoy's own cap on Duration seconds
+MAX_TEXT = "2562047h47m16.854775807s"  # MAX_NS written as a duration
 RETRY_ON_POLICIES = frozenset(
     {
         "5xx",
@@ -48,30 +60,75 @@ class DurationError(ValueError):
     pass
 
 
-def parse_duration(text: str) -> int:
-    """Milliseconds of a Go duration, validated as Istio does; raises DurationError."""
+def _go_nanoseconds(text: str) -> Fraction:
+    """Nanoseconds of a Go duration (`time.ParseDuration`'s grammar); DurationError when
+    it is not one, is negative, or is longer than Go can hold."""
     raw = text.strip()
     if not raw:
         raise DurationError(f"empty duration: expected {DURATION_HELP}")
     if raw.startswith("-"):
         raise DurationError(f"`{text}` is negative: expected {DURATION_HELP}")
     body = raw.lstrip("+")
+    if body == "0":
+        return Fraction(0)
     total = Fraction(0)
     pos = 0
-    if body == "0":
-        raise DurationError(f"`{text}` is below 1ms: expected {DURATION_HELP}")
     while pos < len(body):
         match = _PART.match(body, pos)
         if match is None:
             raise DurationError(f"`{text}` is not a duration: expected {DURATION_HELP}")
         total += Fraction(match.group(1)) * _UNITS_NS[match.group(2)]
         pos = match.end()
-    millis = total / 1_000_000
+    if pos == 0:
+        raise DurationError(f"`{text}` is not a duration: expected {DURATION_HELP}")
+    if total > MAX_NS:
+        raise DurationError(
+            f"`{text}` is longer than any duration Go, Istio and Envoy can hold (at most "
+            f"{MAX_TEXT}, about 292 years)"
+        )
+    return total
+
+
+def parse_duration(text: str) -> int:
+    """Milliseconds of a Go duration, validated as Istio does; raises DurationError."""
+    millis = _go_nanoseconds(text) / 1_000_000
     if millis < 1:
         raise DurationError(f"`{text}` is below 1ms: expected {DURATION_HELP}")
     if millis.denominator != 1:
         raise DurationError(f"`{text}` is finer than a millisecond: Istio keeps whole milliseconds")
     return int(millis)
+
+
+@dataclass(frozen=True)
+class RouteDuration:
+    """A duration found in a VirtualService: what Envoy runs with (`ms`, None: no limit)
+    and, when Istio's validation would refuse it, why (`problem`)."""
+
+    ms: int | None
+    problem: str | None = None
+
+
+def read_route_duration(raw: object) -> RouteDuration:
+    if raw is None or raw == "":
+        return RouteDuration(None)
+    return _read(str(raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(text: str) -> RouteDuration:
+    """A large mesh repeats a handful of durations thousands of times."""
+    try:
+        return RouteDuration(parse_duration(text))
+    except DurationError as exc:
+        try:
+            nanos = _go_nanoseconds(text)
+        except DurationError:
+            return RouteDuration(None, f"{exc}; istiod cannot read it")
+        if nanos == 0:
+            return RouteDuration(
+                None, f"`{text}` is zero: Istio ≥1.23 refuses it and Envoy reads 0 as no limit"
+            )
+        return RouteDuration(max(1, math.ceil(nanos / 1_000_000)), str(exc))
 
 
 def format_duration(ms: int) -> str:
@@ -87,9 +144,13 @@ def format_duration(ms: int) -> str:
     return f"{ms}ms"
 
 
+def retry_on_tokens(text: str) -> list[str]:
+    return [i.strip() for i in text.split(",") if i.strip()]
+
+
 def parse_retry_on(text: str) -> str:
     """A `retryOn` value Istio accepts: Envoy policy names and HTTP status codes."""
-    items = [i.strip() for i in text.split(",") if i.strip()]
+    items = retry_on_tokens(text)
     if not items:
         raise ValueError("retry-on is empty")
     for item in items:

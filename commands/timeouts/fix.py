@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from commands.changes.model import ObjectChange, ObjectRef, Proposal, Risk
 from commands.core.ports import JSON, Cluster
 from commands.timeouts.audit import Facts
-from commands.timeouts.call_graph import short
+from commands.timeouts.istio import CLUSTER_DOMAIN, half_qualified
 from commands.timeouts.model import Route, RouteEdit, RouteRef, ServiceRecord
-from commands.timeouts.routes import (
-    CLUSTER_DOMAIN,
-    apply_edit,
-    fqdn,
-    minimal_virtual_service,
-    routes_for_host,
-)
+from commands.timeouts.routes import apply_edit, minimal_virtual_service, routes_for_host
+from commands.timeouts.suggest import short
 
 KIND = "timeouts"
 
@@ -33,10 +28,22 @@ class Refused(Exception):
     """The edit cannot be proposed as asked; the message says why and what to do."""
 
 
+def known_hosts(facts: Facts) -> set[str]:
+    """Hosts a user may name: Services, ServiceEntry hosts, VirtualService hosts and
+    destinations (as Istio resolved them)."""
+    return (
+        {r.host for r in facts.services}
+        | set(facts.entries)
+        | {h for r in facts.routes for h in (*r.hosts, *r.destinations) if "*" not in h}
+    )
+
+
 def resolve_host(text: str, facts: Facts) -> str:
-    """`payments`, `payments.payments`, `payments/payments` or a FQDN → one known host."""
+    """What the user typed (`payments`, `payments.payments`, `payments/payments`, a FQDN,
+    a ServiceEntry host such as `api.example.com`) → one known host. This is the bot's
+    shorthand for people; inside a VirtualService Istio's own rule applies."""
     raw = text.strip().lower()
-    known = {r.host for r in facts.services} | {h for r in facts.routes for h in r.hosts}
+    known = known_hosts(facts)
     if "/" in raw:
         namespace, _, name = raw.partition("/")
         host = f"{name}.{namespace}.{CLUSTER_DOMAIN}"
@@ -54,8 +61,11 @@ def resolve_host(text: str, facts: Facts) -> str:
         if not matches:
             raise Refused(_unknown(text, known))
         return matches[0]
+    elif raw in known:
+        return raw
     else:
-        host = fqdn(raw, "default")
+        pair = half_qualified(raw)
+        host = f"{pair[0]}.{pair[1]}.{CLUSTER_DOMAIN}" if pair else raw
     if host not in known:
         raise Refused(_unknown(text, known))
     return host
@@ -72,18 +82,34 @@ def _unknown(text: str, known: set[str]) -> str:
 
 
 def find_route(host: str, routes: Sequence[Route], wanted: str | None) -> Route | None:
-    """The one mesh route for `host` (None: it has no VirtualService); refuses when
-    several VirtualServices or routes match and `route=` does not pick exactly one."""
-    candidates = routes_for_host(routes, host)
+    """The one route for `host` (None: it has no VirtualService); refuses when several
+    VirtualServices or routes match and `route=` does not pick exactly one. Without
+    `route=` only the mesh routes of the host count; `route=` may also name a route
+    bound to a gateway that forwards to the host."""
+    candidates = [r for r in routes_for_host(routes, host) if r.forwards]
     if wanted:
-        picked = [r for r in candidates if _matches(r.ref, wanted, candidates)]
+        reachable = [
+            r
+            for r in routes
+            if r.forwards and r.unused is None and (host in r.hosts or host in r.destinations)
+        ]
+        picked = [r for r in reachable if _matches(r, wanted, reachable)]
         if len(picked) == 1:
             return picked[0]
-        listed = _listing(candidates)
+        listed = _listing(reachable)
         if not picked:
             raise Refused(f"no route `{wanted}` for {short(host)}. Its routes: {listed}")
-        raise Refused(f"`route={wanted}` matches several routes of {short(host)}: {listed}")
+        raise Refused(
+            f"`route={wanted}` matches several routes of {short(host)}: {_listing(picked)}"
+        )
     if not candidates:
+        others = routes_for_host(routes, host)
+        if others:
+            raise Refused(
+                f"the routes for {short(host)} ({', '.join(r.label for r in others)}) answer "
+                "with a redirect or a direct response: no request reaches an upstream, so a "
+                "timeout or retries there would have no effect"
+            )
         return None
     if len(candidates) == 1:
         return candidates[0]
@@ -98,20 +124,24 @@ def find_route(host: str, routes: Sequence[Route], wanted: str | None) -> Route 
     )
 
 
-def _matches(ref: RouteRef, wanted: str, candidates: Sequence[Route]) -> bool:
-    route_id = ref.name or f"#{ref.index}"
+def _matches(route: Route, wanted: str, candidates: Sequence[Route]) -> bool:
+    refs = [route.ref] if route.root is None else [route.ref, route.root]
+    return any(_ref_matches(ref, wanted, candidates) for ref in refs)
+
+
+def _ref_matches(ref: RouteRef, wanted: str, candidates: Sequence[Route]) -> bool:
     if "/" in wanted:
         vs, _, route = wanted.partition("/")
-        return vs == ref.vs_name and route in (route_id, f"#{ref.index}")
-    single_vs = len({r.ref.vs_name for r in candidates}) == 1
+        return vs == ref.vs_name and route in (ref.route_id, f"#{ref.index}")
+    names = {r.ref.vs_name for r in candidates}
     if wanted == ref.vs_name:
         return sum(1 for r in candidates if r.ref.vs_name == wanted) == 1
-    return wanted == ref.name or (single_vs and wanted == f"#{ref.index}")
+    return wanted == ref.name or (len(names) == 1 and wanted == f"#{ref.index}")
 
 
 def _listing(routes: Sequence[Route]) -> str:
     return "; ".join(
-        f"`route={r.ref.selector}` ({r.ref.label} → {', '.join(short(d) for d in r.destinations)})"
+        f"`route={r.ref.selector}` ({r.label} → {', '.join(short(d) for d in r.destinations)})"
         for r in routes
     )
 
@@ -171,8 +201,12 @@ def _new_virtual_service(
 ) -> tuple[ObjectRef, JSON]:
     if routes_for_host(facts.routes, edit.host):
         raise Refused(f"{short(edit.host)} has a VirtualService now: run the audit again")
-    parts = edit.host.split(".")
-    name, namespace = parts[0], parts[1] if len(parts) > 1 else "default"
+    if edit.host in facts.entries:  # a ServiceEntry host: beside its ServiceEntry
+        namespace = facts.entries[edit.host]
+        name = edit.host.replace("*", "wildcard").replace(".", "-")[:63].strip("-")
+    else:
+        parts = edit.host.split(".")
+        name, namespace = parts[0], parts[1] if len(parts) > 1 else "default"
     taken = {(vs["metadata"]["namespace"], vs["metadata"]["name"]) for vs in facts.virtual_services}
     if (namespace, name) in taken:
         name = f"{name}-timeouts"
@@ -191,7 +225,9 @@ def proposal(
     risks: Sequence[Risk],
 ) -> Proposal:
     hosts = sorted({e.host for e in edits})
-    namespaces = sorted({h.split(".")[1] for h in hosts if len(h.split(".")) > 1})
+    namespaces = sorted(
+        {h.split(".")[1] for h in hosts if h.endswith(CLUSTER_DOMAIN) and len(h.split(".")) > 1}
+    )
     summary = tuple(e.describe() for e in edits) + tuple(why)
     return Proposal(
         kind=KIND,

@@ -17,9 +17,10 @@ from typing import Any
 
 from commands.core.model import Result
 from commands.timeouts.durations import format_duration
+from commands.timeouts.policy import DEFAULT_ATTEMPTS, RetryPolicy, RetrySpec, effective
 
 JSON = Any
-DEFAULT_ATTEMPTS = 2  # Istio's outbound default: 2 retries when a route sets no policy
+MESH = "mesh"
 
 
 class Severity(Enum):
@@ -33,18 +34,8 @@ class Severity(Enum):
 
 
 @dataclass(frozen=True)
-class RetrySpec:
-    """A route's `retries` block as written. `attempts` counts retries after the first
-    try; 0 turns retries off. `per_try_ms` None: each try may use the whole timeout."""
-
-    attempts: int
-    per_try_ms: int | None = None
-    retry_on: str | None = None
-
-
-@dataclass(frozen=True)
 class RouteRef:
-    """One HTTP route of one VirtualService (`index` into `spec.http`)."""
+    """One HTTP route of one VirtualService as written (`index` into `spec.http`)."""
 
     api_version: str
     namespace: str
@@ -53,38 +44,99 @@ class RouteRef:
     name: str | None = None
 
     @property
+    def route_id(self) -> str:
+        return self.name or f"#{self.index}"
+
+    @property
     def label(self) -> str:
-        route = self.name or f"#{self.index}"
-        return f"{self.namespace}/{self.vs_name} route {route}"
+        return f"{self.namespace}/{self.vs_name} route {self.route_id}"
 
     @property
     def selector(self) -> str:
         """What `route=` takes to pick this route: `VS/ROUTE` or `VS/#N`."""
-        return f"{self.vs_name}/{self.name or f'#{self.index}'}"
+        return f"{self.vs_name}/{self.route_id}"
+
+
+class Action(Enum):
+    """What a route does with a request (Istio's `TranslateRoute` order)."""
+
+    FORWARD = "route"  # to upstream clusters: the only kind with timeout and retries
+    REDIRECT = "redirect"
+    DIRECT_RESPONSE = "directResponse"
+    NOTHING = "nothing"  # none of the three (invalid; Envoy gets no upstream)
 
 
 @dataclass(frozen=True)
 class Route:
-    """What the audit needs of one HTTP route: where it sends traffic, its timeout and
-    retries (None: no `retries` block, so Istio's default applies)."""
+    """One HTTP route as Envoy gets it, after Istio merged delegates into their root.
+
+    `ref` is the route object that holds it as written (a delegate's route, or the
+    route itself); `root` the root route it was merged into. Each of `timeout` and
+    `retries` remembers where it is written (`*_from`; None: nowhere, Istio's default)
+    — a delegate route inherits both from its root unless it sets them itself, and a
+    fix must be written where the value lives. `proxies` are where Envoy builds the
+    route: `mesh` (every sidecar) and/or `namespace/gateway`; `unused` says why the route
+    never reaches Envoy (after a catch-all, bound to no proxy, hidden by an older
+    VirtualService for the same host)."""
 
     ref: RouteRef
-    hosts: tuple[str, ...]  # the VirtualService's hosts, as FQDNs where they are services
-    destinations: tuple[str, ...]  # route destinations as FQDNs
-    mesh: bool  # applies to sidecars (no `gateways`, or `mesh` among them)
-    gateways: tuple[str, ...]
+    hosts: tuple[str, ...]  # of the (root) VirtualService, as Istio resolves them
+    destinations: tuple[str, ...]  # upstream hosts, as Istio resolves them
+    proxies: tuple[str, ...]
     timeout_ms: int | None
     retries: RetrySpec | None
-    raw: JSON = field(default=None, compare=False)  # the `spec.http[i]` object as read
+    raw: JSON = field(default=None, compare=False)  # `ref`'s object as read
+    action: Action = Action.FORWARD
+    root: RouteRef | None = None
+    root_raw: JSON = field(default=None, compare=False)
+    timeout_from: RouteRef | None = None
+    retries_from: RouteRef | None = None
+    problems: tuple[str, ...] = ()  # values Istio's validation would refuse, said plainly
+    unused: str | None = None
+    fault_delay_ms: int | None = None
+    mirrors: tuple[str, ...] = ()
+    half_qualified: tuple[str, ...] = ()  # hosts Istio keeps as written (`name.ns`)
+    export_to: tuple[str, ...] = ()  # of the (root) VirtualService
+    hidden_hosts: tuple[str, ...] = ()  # hosts sidecars route with an older VirtualService
+
+    @property
+    def mesh(self) -> bool:
+        return MESH in self.proxies
+
+    @property
+    def gateways(self) -> tuple[str, ...]:
+        return tuple(p for p in self.proxies if p != MESH)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return effective(self.retries)
 
     @property
     def attempts(self) -> int:
         """Retries in effect: explicit, else Istio's default of 2."""
-        return DEFAULT_ATTEMPTS if self.retries is None else max(0, self.retries.attempts)
+        return self.policy.attempts
 
     @property
     def explicit_retries(self) -> bool:
         return self.retries is not None and self.retries.attempts > 0
+
+    @property
+    def forwards(self) -> bool:
+        return self.action is Action.FORWARD
+
+    @property
+    def label(self) -> str:
+        if self.root is None:
+            return self.ref.label
+        return f"{self.ref.label} (delegated from {self.root.label})"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What a finding about this route is about (stable across runs)."""
+        own = (self.ref.namespace, self.ref.vs_name, str(self.ref.name or self.ref.index))
+        if self.root is None:
+            return own
+        return (*own, self.root.namespace, self.root.vs_name, self.root.route_id)
 
 
 @dataclass(frozen=True)
@@ -215,6 +267,8 @@ class Finding:
     evidence: tuple[str, ...] = ()
     suggestion: Suggestion | None = None
     host: str | None = None
+    fix: str = ""  # what to change, and where, in one line (every finding has one)
+    run: str | None = None  # the meshbot command that does it (without `/mesh`/`meshbot`)
 
     def to_json(self) -> JSON:
         return {
@@ -225,6 +279,8 @@ class Finding:
             "host": self.host,
             "message": self.message,
             "evidence": list(self.evidence),
+            "fix": self.fix,
+            "run": self.run,
             "suggestion": None if self.suggestion is None else self.suggestion.to_json(),
         }
 
@@ -240,6 +296,8 @@ class Finding:
             tuple(raw.get("evidence", ())),
             None if suggestion is None else Suggestion.from_json(suggestion),
             raw.get("host"),
+            str(raw.get("fix") or ""),
+            raw.get("run"),
         )
 
 
@@ -305,3 +363,8 @@ class TimeoutsSettings:
     bake_min_requests: float = 50.0
     max_paths: int = 20
     annotation: str = "meshbot.io/app-timeout"
+    slow_p99_ms: int = 1000  # a route with no timeout matters once its p99 is this slow
+    max_timeout_ms: int = 86_400_000  # `set` refuses longer route timeouts (24h)
+
+
+__all__ = ["DEFAULT_ATTEMPTS", "RetrySpec"]

@@ -1,346 +1,424 @@
-"""The rules of `/mesh timeouts`, pure: durations as Istio reads them, route checks, fixes.
+"""The route rules of `/mesh timeouts`, pure, as named steps over one `RouteView`.
 
 Istio checks none of this (`istioctl analyze` has no rule for it), so the bot states
-its own rules and applies them the same way in the audit and when refusing a `set`:
+its own rules, judged on the route Envoy actually runs (after delegation, with Istio's
+default retry policy where none is written), and applies them the same way in the
+audit and when refusing a `set`:
 
-- Durations are Go durations (`2s`, `500ms`, `1.5s`, `1m`, `1h30m`), as the CRD's CEL
-  rule `duration(self) >= duration('1ms')` and Istio's webhook read them: at least
-  1 ms and whole milliseconds.
-- Fit: `(attempts + 1) x perTryTimeout ≤ timeout`. `attempts` counts retries *after*
-  the first try, and Envoy's route timeout covers every try, so a policy that writes
-  `attempts x perTry` would always leave one try that can never finish. We enforce
-  the form that counts every try.
+- Bounds: a route with no `timeout` lets a request hang as long as the upstream holds
+  it (Istio sets none by default). That is `info` unless something makes it matter: a
+  caller's app timeout is known, the observed p99 is slow, or explicit retries are on.
+- Per-try: `perTryTimeout` only helps below the route timeout, and a try that hits it
+  is retried only when `retryOn` has `5xx`, `gateway-error` or `reset`; otherwise the
+  request ends with a 504 after the first slow try.
+- Fit: `(attempts + 1) x perTryTimeout ≤ timeout` when timed-out tries are retried:
+  `attempts` counts retries *after* the first try and the route timeout covers them.
 - App first: the mesh timeout must be above the calling application's own timeout
-  (else the mesh gives up first), and all tries must fit inside the application's
-  timeout (tries after the app gave up are the retry storm: doomed work).
-- Against live traffic: a timeout at or below the observed p99 cuts off normal
-  requests; a per-try timeout at or below it makes retries fire on every slow one.
+  (else the mesh gives up first), and retried tries must fit inside it.
+- Against live traffic: a timeout (or an unretried per-try timeout) at or below the
+  observed p99 cuts off normal requests; a retried one makes retries fire on every
+  slow request.
 
-Suggested values follow one rule (docs/timeouts.md): mesh timeout = app timeout +
-max(margin_min, app x margin_ratio), rounded up to `round_to_ms`; per-try timeout kept
-if above p99 x factor, else raised to that (or the budget split over the tries when
-nothing else is known); attempts reduced until every try fits in the app's timeout
-(or the mesh timeout when the app's is unknown).
+Routes that never reach an upstream (`redirect`, `directResponse`) or that Envoy never
+gets have no timeout to judge: no finding. Every finding says what to change and where
+(`fix`), and the command that does it (`run`) when the bot can.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from commands.timeouts.durations import (
-    format_duration,
-)
+from commands.timeouts.durations import format_duration
+from commands.timeouts.istio import half_qualified
 from commands.timeouts.model import (
     AppTimeout,
     Finding,
     Route,
-    RouteEdit,
     Severity,
     Suggestion,
     TimeoutsSettings,
     finding_id,
 )
-
-# ---- facts a route is judged against ---------------------------------------------------
+from commands.timeouts.policy import RetryPolicy
+from commands.timeouts.suggest import DestinationFacts, describe_route, short, suggest
 
 
 @dataclass(frozen=True)
-class DestinationFacts:
-    """What is known about one destination service of a route."""
+class Registry:
+    """Hosts that exist: Kubernetes Services (FQDNs) and ServiceEntry hosts."""
 
-    host: str
-    app_timeout: AppTimeout | None  # the tightest known timeout of its callers' apps
-    callers_unknown: tuple[str, ...] = ()  # callers whose app timeout nobody told us
-    p99_ms: float | None = None
-    traffic_known: bool = True  # False: no call graph, so its callers are unknown
-    from_gateway: bool = False  # a gateway route: the caller is a proxy, not an app
+    services: Collection[str] = frozenset()
+    entries: Collection[str] = frozenset()
 
 
-def _ms(value: float) -> str:
-    return format_duration(int(value)) if value >= 1 and value == int(value) else f"{value:.0f}ms"
+@dataclass(frozen=True)
+class RouteView:
+    """One route with what every step reads, worked out once."""
+
+    route: Route
+    policy: RetryPolicy
+    facts: tuple[DestinationFacts, ...]
+    evidence: str
+
+    @property
+    def timeout(self) -> int | None:
+        return self.route.timeout_ms
+
+    @property
+    def per_try(self) -> int | None:
+        return self.policy.per_try_ms if self.policy.attempts > 0 else None
+
+    @property
+    def host(self) -> str:
+        return short(self.route.destinations[0] if self.route.destinations else "?")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a route, before it becomes a `Finding`."""
+
+    rule: str
+    severity: Severity
+    message: str
+    evidence: tuple[str, ...] = ()
+    host: str | None = None
+    fix: str = ""  # empty: the route's suggestion (or a `timeouts set` to fill in)
+    wants_timeout: bool = True  # the fix is a timeout (so `timeouts set` can do it)
+
+
+def view_of(route: Route, facts: Sequence[DestinationFacts]) -> RouteView:
+    return RouteView(route, route.policy, tuple(facts), describe_route(route))
 
 
 def check_route(
-    route: Route, facts: Sequence[DestinationFacts], settings: TimeoutsSettings
+    route: Route,
+    facts: Sequence[DestinationFacts],
+    settings: TimeoutsSettings,
+    registry: Registry | None = None,
 ) -> list[Finding]:
-    """Every finding for one route, each with the route's suggested fix attached."""
-    found: list[tuple[str, Severity, str, tuple[str, ...], str | None]] = []
-    timeout, retries = route.timeout_ms, route.retries
-    per_try = retries.per_try_ms if retries is not None else None
-    tries = route.attempts + 1
-    evidence_route = _describe_route(route)
+    """Every finding for one route, each with its fix."""
+    if not route.forwards or route.unused is not None:
+        return []
+    view = view_of(route, facts)
+    problems = [
+        *_invalid_durations(view),
+        *_half_qualified(view, registry),
+        *_unbounded(view, settings),
+        *_per_try(view),
+    ]
+    for fact in view.facts:
+        problems.extend(_against_app(view, fact))
+        problems.extend(_against_p99(view, fact))
+    suggestion = suggest(view.route, view.policy, view.facts, settings)
+    return [_finding(view, p, suggestion) for p in problems]
 
-    if timeout is None and route.attempts > 0:
-        if per_try is None:
-            severity = Severity.ERROR if route.explicit_retries else Severity.WARNING
-            what = "explicit retries" if route.explicit_retries else "Istio's default 2 retries"
-            found.append(
-                (
-                    "retries-without-timeout",
-                    severity,
-                    f"{what} and no timeout: a request can hang indefinitely",
-                    (evidence_route,),
-                    None,
-                )
+
+def violations(
+    route: Route,
+    facts: Sequence[DestinationFacts],
+    settings: TimeoutsSettings,
+    registry: Registry | None = None,
+) -> list[Finding]:
+    """What `timeouts set` refuses without force: errors and warnings, not unknowns."""
+    found = check_route(route, facts, settings, registry)
+    return [f for f in found if f.severity is not Severity.INFO]
+
+
+# ---- steps -----------------------------------------------------------------------------
+
+
+def _invalid_durations(view: RouteView) -> list[Problem]:
+    return [
+        Problem(
+            "invalid-duration",
+            Severity.WARNING,
+            f"{problem} — only a cluster without Istio's validation accepts it",
+            (view.evidence,),
+            fix="write a duration of at least 1ms in whole milliseconds (e.g. 1.5s), or remove it",
+            wants_timeout=False,
+        )
+        for problem in view.route.problems
+    ]
+
+
+def _half_qualified(view: RouteView, registry: Registry | None) -> list[Problem]:
+    if registry is None:
+        return []
+    found = []
+    for host in view.route.half_qualified:
+        name, namespace = half_qualified(host) or ("", "")
+        full = f"{name}.{namespace}.svc.cluster.local"
+        if host in registry.entries or full not in registry.services:
+            continue
+        found.append(
+            Problem(
+                "host-not-expanded",
+                Severity.WARNING,
+                f"`{host}` is used as written: Istio expands only names without a dot, so it "
+                f"is not the service {full} (no cluster for it: requests get 503, or the "
+                "VirtualService never applies to that service)",
+                (view.evidence,),
+                host=full,
+                fix=f"write `{name}` (in namespace {namespace}) or the full name `{full}`",
+                wants_timeout=False,
             )
-        else:
-            found.append(
-                (
+        )
+    return found
+
+
+def _unbounded(view: RouteView, settings: TimeoutsSettings) -> list[Problem]:
+    if view.timeout is not None:
+        return []
+    policy = view.policy
+    if view.per_try is None:
+        if policy.explicit and policy.attempts > 0:
+            return [
+                Problem(
                     "retries-without-timeout",
                     Severity.WARNING,
-                    f"no timeout: only the per-try timeouts bound a request, up to {tries} x "
-                    f"{format_duration(per_try)} = {format_duration(tries * per_try)}",
-                    (evidence_route,),
-                    None,
+                    f"no timeout: a request to {view.host} can hang as long as it holds it — "
+                    f"without perTryTimeout a slow try is never retried, so the {policy.tries} "
+                    "tries bound nothing",
+                    (view.evidence,),
                 )
-            )
-    if timeout is not None and per_try is not None and route.attempts > 0:
-        if per_try > timeout:
-            found.append(
-                (
-                    "per-try-above-timeout",
-                    Severity.ERROR,
-                    f"perTryTimeout {format_duration(per_try)} is above the route timeout "
-                    f"{format_duration(timeout)}: no retry can ever happen",
-                    (evidence_route,),
-                    None,
-                )
-            )
-        elif tries * per_try > timeout:
-            fit = timeout // per_try - 1
-            found.append(
-                (
-                    "retries-exceed-timeout",
-                    Severity.ERROR,
-                    f"(attempts + 1) x perTryTimeout = {tries} x {format_duration(per_try)} = "
-                    f"{format_duration(tries * per_try)} is beyond the timeout "
-                    f"{format_duration(timeout)}: the last tries never happen (fits: "
-                    f"attempts ≤ {max(fit, 0)})",
-                    (evidence_route,),
-                    None,
-                )
-            )
-    for fact in facts:
-        found.extend(_against_app(route, fact, evidence_route))
-        found.extend(_against_p99(route, fact, evidence_route))
-
-    suggestion = suggest(route, facts, settings)
-    findings = []
-    for rule, severity, message, evidence, host in found:
-        about = (route.ref.namespace, route.ref.vs_name, str(route.ref.name or route.ref.index))
-        findings.append(
-            Finding(
-                id=finding_id(rule, *about, host or ""),
-                rule=rule,
-                severity=severity,
-                subject=route.ref.label,
-                message=message,
-                evidence=evidence,
-                suggestion=suggestion,
-                host=host or (route.destinations[0] if route.destinations else None),
-            )
+            ]
+        return [_no_timeout(view, settings)]
+    if not policy.retries_timeouts:
+        return []  # one slow try ends it at perTryTimeout: `_per_try` says so
+    total = policy.tries * view.per_try
+    return [
+        Problem(
+            "retries-without-timeout",
+            Severity.INFO,
+            f"no timeout: only perTryTimeout bounds a request to {view.host}, up to "
+            f"{policy.tries} x {format_duration(view.per_try)} = {format_duration(total)}",
+            (view.evidence,),
         )
-    return findings
+    ]
 
 
-def _describe_route(route: Route) -> str:
-    timeout = format_duration(route.timeout_ms) if route.timeout_ms else "none"
-    if route.retries is None:
-        retries = "none set (Istio default: 2 retries)"
-    else:
-        per_try = route.retries.per_try_ms
-        retries = f"attempts {route.retries.attempts}" + (
-            f" x perTry {format_duration(per_try)}" if per_try else ", no perTryTimeout"
+def _no_timeout(view: RouteView, settings: TimeoutsSettings) -> Problem:
+    message = (
+        f"no timeout (Istio sets none by default): a request to {view.host} can hang as long "
+        f"as {view.host} holds it"
+    )
+    evidence = [view.evidence]
+    severity = Severity.INFO
+    app = _tightest_app(view)
+    slow = [f for f in view.facts if f.p99_ms is not None and f.p99_ms >= settings.slow_p99_ms]
+    if app is not None:
+        severity = Severity.WARNING
+        message += (
+            f"; its callers' app gives up at {format_duration(app.ms)}, but the mesh never ends "
+            "a slow call for callers without a timeout of their own"
         )
-    to = ", ".join(route.destinations) or "?"
-    return f"{route.ref.label} → {to}: timeout {timeout}; retries {retries}"
+        evidence.append(f"app timeout {format_duration(app.ms)} ({app.source})")
+    elif slow:
+        severity = Severity.WARNING
+        p99 = max(f.p99_ms or 0.0 for f in slow)
+        message += (
+            f"; its observed p99 is {p99:.0f}ms: slow requests happen and nothing bounds them"
+        )
+        evidence.append(f"observed p99 of {slow[0].host}: {p99:.0f}ms")
+    return Problem("no-timeout", severity, message, tuple(evidence))
 
 
-Raw = tuple[str, Severity, str, tuple[str, ...], str | None]
+def _tightest_app(view: RouteView) -> AppTimeout | None:
+    apps = [f.app_timeout for f in view.facts if f.app_timeout is not None]
+    return min(apps, key=lambda a: a.ms) if apps else None
 
 
-def _against_app(route: Route, fact: DestinationFacts, evidence_route: str) -> list[Raw]:
-    found: list[Raw] = []
-    app = fact.app_timeout
+def _per_try(view: RouteView) -> list[Problem]:
+    policy, per_try, timeout = view.policy, view.per_try, view.timeout
+    if per_try is None:
+        return []
+    if timeout is not None and per_try >= timeout:
+        return [
+            Problem(
+                "per-try-above-timeout",
+                Severity.WARNING,
+                f"perTryTimeout {format_duration(per_try)} is not below the route timeout "
+                f"{format_duration(timeout)}: the route timeout always ends a slow try first, so "
+                "a slow try is never retried (retries still follow fast failures)",
+                (view.evidence,),
+                wants_timeout=False,
+            )
+        ]
+    if not policy.retries_timeouts:
+        return [
+            Problem(
+                "per-try-timeout-not-retried",
+                Severity.WARNING,
+                f"a try slower than perTryTimeout {format_duration(per_try)} ends the request "
+                "with a 504: Envoy retries a timed-out try only when retryOn has 5xx, "
+                f"gateway-error or reset, and it is `{policy.retry_on_text()}`"
+                + ("" if view.route.retries and view.route.retries.retry_on else " (the default)"),
+                (view.evidence,),
+                wants_timeout=False,
+            )
+        ]
+    if timeout is not None and policy.tries * per_try > timeout:
+        fit = max(timeout // per_try - 1, 0)
+        return [
+            Problem(
+                "retries-exceed-timeout",
+                Severity.ERROR,
+                f"(attempts + 1) x perTryTimeout = {policy.tries} x {format_duration(per_try)} = "
+                f"{format_duration(policy.tries * per_try)} is beyond the timeout "
+                f"{format_duration(timeout)}: the last tries never happen (fits: attempts ≤ {fit})",
+                (view.evidence,),
+                wants_timeout=False,
+            )
+        ]
+    return []
+
+
+def _against_app(view: RouteView, fact: DestinationFacts) -> list[Problem]:
     if fact.from_gateway:
-        return found
+        return []
+    app = fact.app_timeout
     if app is None:
-        if route.timeout_ms is None and not route.explicit_retries:
-            return found
-        why = (
-            "no traffic data, so its callers are unknown"
-            if not fact.traffic_known
-            else "none of its callers has an app timeout in config or the "
-            f"meshbot.io/app-timeout annotation ({_callers(fact)})"
-        )
-        found.append(
-            (
+        if not fact.traffic_known or not fact.callers_unknown:
+            return []  # no traffic data is one note for the whole audit, not one per route
+        if view.timeout is None and not view.route.explicit_retries:
+            return []
+        return [
+            Problem(
                 "app-timeout-unknown",
                 Severity.INFO,
-                f"the app timeout for calls to {fact.host} is unknown ({why}): "
-                "cannot check the mesh timeout against it",
-                (evidence_route,),
+                f"the app timeout of the callers of {short(fact.host)} is unknown (none of "
+                f"{', '.join(fact.callers_unknown)} has one in config or the "
+                "meshbot.io/app-timeout annotation): the mesh timeout is not checked against it",
+                (view.evidence,),
                 fact.host,
+                fix=f"declare the app timeout of {', '.join(fact.callers_unknown)}: "
+                "`timeouts.app_timeouts` in the config, or the meshbot.io/app-timeout "
+                "annotation on its Deployment",
+                wants_timeout=False,
             )
-        )
-        return found
-    evidence = (evidence_route, f"app timeout {format_duration(app.ms)} ({app.source})")
-    if route.timeout_ms is not None and route.timeout_ms <= app.ms:
+        ]
+    evidence = (view.evidence, f"app timeout {format_duration(app.ms)} ({app.source})")
+    found = []
+    if view.timeout is not None and view.timeout <= app.ms:
         found.append(
-            (
+            Problem(
                 "mesh-timeout-not-above-app",
                 Severity.WARNING,
-                f"mesh timeout {format_duration(route.timeout_ms)} is not above the app timeout "
+                f"mesh timeout {format_duration(view.timeout)} is not above the app timeout "
                 f"{format_duration(app.ms)}: the mesh gives up first and the app sees a 504 "
                 "instead of its own timeout",
                 evidence,
                 fact.host,
             )
         )
-    retries = route.retries
-    if retries is not None and retries.attempts > 0:
-        per_try = retries.per_try_ms or route.timeout_ms
-        if per_try is not None:
-            total = (retries.attempts + 1) * per_try
-            if route.timeout_ms is not None:
-                total = min(total, route.timeout_ms)
-            if total > app.ms:
-                found.append(
-                    (
-                        "retries-outlive-app",
-                        Severity.ERROR,
-                        f"the mesh keeps trying for up to {format_duration(total)} but the app "
-                        f"gives up at {format_duration(app.ms)} and retries itself: tries after "
-                        "that are doomed work (the retry storm)",
-                        evidence,
-                        fact.host,
-                    )
+    policy, per_try = view.policy, view.per_try
+    if policy.explicit and per_try is not None and policy.retries_timeouts:
+        span = policy.tries * per_try
+        if view.timeout is not None:
+            span = min(span, view.timeout)
+        if span > app.ms:
+            found.append(
+                Problem(
+                    "retries-outlive-app",
+                    Severity.ERROR,
+                    f"the mesh keeps retrying for up to {format_duration(span)} but the app gives "
+                    f"up at {format_duration(app.ms)} and retries itself: tries after that are "
+                    "doomed work (the retry storm)",
+                    evidence,
+                    fact.host,
+                    wants_timeout=False,
                 )
+            )
     return found
 
 
-def _callers(fact: DestinationFacts) -> str:
-    return ", ".join(fact.callers_unknown) or "no callers seen"
-
-
-def _against_p99(route: Route, fact: DestinationFacts, evidence_route: str) -> list[Raw]:
-    found: list[Raw] = []
+def _against_p99(view: RouteView, fact: DestinationFacts) -> list[Problem]:
     p99 = fact.p99_ms
     if p99 is None:
-        return found
-    evidence = (evidence_route, f"observed p99 of {fact.host}: {p99:.0f}ms")
-    if route.timeout_ms is not None and route.timeout_ms <= p99:
+        return []
+    evidence = (view.evidence, f"observed p99 of {short(fact.host)}: {p99:.0f}ms")
+    found = []
+    if view.timeout is not None and view.timeout <= p99:
         found.append(
-            (
+            Problem(
                 "timeout-below-p99",
                 Severity.ERROR,
-                f"timeout {format_duration(route.timeout_ms)} is at or below the observed p99 "
+                f"timeout {format_duration(view.timeout)} is at or below the observed p99 "
                 f"({p99:.0f}ms): it cuts off normal traffic",
                 evidence,
                 fact.host,
             )
         )
-    retries = route.retries
-    if (
-        retries is not None
-        and retries.attempts > 0
-        and retries.per_try_ms is not None
-        and retries.per_try_ms <= p99
-    ):
-        found.append(
-            (
-                "per-try-below-p99",
-                Severity.WARNING,
-                f"perTryTimeout {format_duration(retries.per_try_ms)} is at or below the observed "
-                f"p99 ({p99:.0f}ms): retries fire on every slow request",
-                evidence,
-                fact.host,
+    per_try = view.per_try
+    if per_try is not None and per_try <= p99 and (view.timeout is None or per_try < view.timeout):
+        if view.policy.retries_timeouts:
+            found.append(
+                Problem(
+                    "per-try-below-p99",
+                    Severity.WARNING,
+                    f"perTryTimeout {format_duration(per_try)} is at or below the observed p99 "
+                    f"({p99:.0f}ms): retries fire on every slow request",
+                    evidence,
+                    fact.host,
+                    wants_timeout=False,
+                )
             )
-        )
+        else:
+            found.append(
+                Problem(
+                    "per-try-below-p99",
+                    Severity.ERROR,
+                    f"perTryTimeout {format_duration(per_try)} is at or below the observed p99 "
+                    f"({p99:.0f}ms) and a timed-out try is not retried: it cuts off normal "
+                    "traffic with 504s",
+                    evidence,
+                    fact.host,
+                    wants_timeout=False,
+                )
+            )
     return found
 
 
-# ---- the suggestion rule -----------------------------------------------------------------
+# ---- findings ----------------------------------------------------------------------------
 
 
-def round_up(ms: float, step: int) -> int:
-    return math.ceil(ms / step) * step if step > 0 else math.ceil(ms)
-
-
-def mesh_timeout_for(app_ms: int, settings: TimeoutsSettings) -> int:
-    margin = max(settings.margin_min_ms, app_ms * settings.margin_ratio)
-    return round_up(app_ms + margin, settings.round_to_ms)
-
-
-def suggest(
-    route: Route, facts: Sequence[DestinationFacts], settings: TimeoutsSettings
-) -> Suggestion | None:
-    """The documented rule applied to one route; None when too little is known."""
-    apps = [f.app_timeout for f in facts if f.app_timeout is not None]
-    app = min(apps, key=lambda a: a.ms) if apps else None
-    p99s = [f.p99_ms for f in facts if f.p99_ms is not None]
-    p99 = max(p99s) if p99s else None
-    why: list[str] = []
-    if app is not None:
-        timeout = mesh_timeout_for(app.ms, settings)
-        why.append(
-            f"timeout {format_duration(timeout)}: app timeout {format_duration(app.ms)} + "
-            f"max({format_duration(settings.margin_min_ms)}, {settings.margin_ratio:g} x app), "
-            f"rounded up to {format_duration(settings.round_to_ms)}"
-        )
-    elif route.timeout_ms is not None:
-        timeout = route.timeout_ms
-        why.append(f"timeout {format_duration(timeout)} kept (no app timeout known)")
-    else:
-        timeout = None
-    if p99 is not None:
-        floor = round_up(p99 * 2, settings.round_to_ms)
-        if timeout is None or timeout <= p99:
-            timeout = max(timeout or 0, floor)
-            why.append(f"timeout raised to {format_duration(timeout)}: 2 x observed p99")
-    if timeout is None:
-        return None
-    budget = min(app.ms, timeout) if app is not None else timeout
-    attempts = route.attempts
-    current = route.retries.per_try_ms if route.retries is not None else None
-    needed = round_up(p99 * settings.per_try_p99_factor, 10) if p99 is not None else None
-    if current is not None and (needed is None or current >= needed):
-        per_try = current
-    elif needed is not None:
-        per_try = max(needed, current or 0)
-        why.append(
-            f"per-try {format_duration(per_try)}: above observed p99 {p99:.0f}ms x "
-            f"{settings.per_try_p99_factor:g}"
-        )
-    else:
-        per_try = max(1, budget // (attempts + 1)) if attempts > 0 else budget
-        why.append(
-            f"per-try {format_duration(per_try)}: the budget split over {attempts + 1} tries"
-        )
-    while attempts > 0 and (attempts + 1) * per_try > budget:
-        attempts -= 1
-    if attempts != route.attempts:
-        why.append(
-            f"attempts {route.attempts} → {attempts}: (attempts + 1) x per-try must fit in "
-            f"{format_duration(budget)}"
-        )
-    per_try = min(per_try, timeout)
-    edit = RouteEdit(
-        host=route.destinations[0] if route.destinations else route.hosts[0],
-        route=route.ref,
-        timeout_ms=timeout,
-        attempts=attempts,
-        per_try_ms=per_try if attempts > 0 else None,
-        retry_on=route.retries.retry_on if route.retries is not None else None,
-        seen=route.raw,
+def _finding(view: RouteView, problem: Problem, suggestion: Suggestion | None) -> Finding:
+    route = view.route
+    finding = finding_id(problem.rule, *route.key, problem.host or "")
+    fix, run = problem.fix, None
+    if not fix and suggestion is not None:
+        fix = "; ".join(e.describe() for e in suggestion.edits)
+        run = f"timeouts fix {finding}"
+    elif not fix:
+        fix, run = _set_line(view, problem)
+    attach = suggestion if run == f"timeouts fix {finding}" else None
+    return Finding(
+        id=finding,
+        rule=problem.rule,
+        severity=problem.severity,
+        subject=route.label,
+        message=problem.message,
+        evidence=problem.evidence,
+        suggestion=attach,
+        host=problem.host or (route.destinations[0] if route.destinations else None),
+        fix=fix,
+        run=run,
     )
-    return Suggestion((edit,), tuple(why))
 
 
-def violations(
-    route: Route, facts: Sequence[DestinationFacts], settings: TimeoutsSettings
-) -> list[Finding]:
-    """What `timeouts set` refuses without force: errors and warnings, not unknowns."""
-    return [f for f in check_route(route, facts, settings) if f.severity is not Severity.INFO]
+def _set_line(view: RouteView, problem: Problem) -> tuple[str, str | None]:
+    """A fix with nothing known to base a value on: the command with the value to choose."""
+    route = view.route
+    target = f"service={view.host} route={route.ref.selector}"
+    if problem.wants_timeout:
+        return (
+            f"set a timeout above the slowest normal response of {view.host} (no app timeout "
+            "or p99 known to suggest one)",
+            f"timeouts set {target} timeout=DURATION",
+        )
+    return (
+        f"set timeout, retries and perTryTimeout of {route.ref.label} so that (retries + 1) x "
+        "per-try ≤ timeout",
+        f"timeouts set {target} timeout=DURATION retries=N per-try=DURATION",
+    )

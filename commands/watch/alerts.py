@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from commands.changes.recent import ChangeRef
+from commands.core.model import Refusal
 from commands.watch.rules import Decision, RuleState, Severity, Status
 
 
@@ -300,13 +301,6 @@ def release(alert: Alert, replica: str) -> Alert | None:
 # ---- what people do with the buttons ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a click changed nothing, said to the clicker."""
-
-    message: str
-
-
 def acknowledge(alert: Alert, user: str, now: float) -> Alert | Refusal:
     if alert.state is AlertState.RESOLVED:
         return Refusal("This alert is already resolved.")
@@ -337,6 +331,21 @@ def silence(alert: Alert, user: str, seconds: float, now: float) -> Alert | Refu
         silenced_until=now + seconds,
         outbox=tuple(e for e in alert.outbox if e is not Effect.REMINDER),
     )
+
+
+def request_edit(alert: Alert) -> Alert:
+    """Ask for the message to show the record again (someone acted on the alert); the
+    watcher cycle does it even when the edge that handled the action could not."""
+    return _with_effects(alert, Effect.EDIT) if alert.posted else alert
+
+
+def start_rollback(alert: Alert, user: str) -> Alert | Refusal:
+    """Record that `user` is rolling back the alert's likely cause; only one person does."""
+    if alert.cause is None:
+        return Refusal("This alert has no change to roll back.")
+    if alert.rollback_by:
+        return Refusal(f"<@{alert.rollback_by}> already started this rollback.")
+    return note_rollback(alert, user, f":rewind: <@{user}> is rolling back {alert.cause.summary}…")
 
 
 def note_rollback(alert: Alert, user: str | None, note: str) -> Alert:

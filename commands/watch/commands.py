@@ -1,10 +1,11 @@
-"""The watchers as the core sees them: their policy per cluster, and `/mesh watch status`.
+"""The watchers as the core sees them: their policy per cluster, and their commands.
 
 Why this exists: `bot.watch.settings` validates the YAML; this module holds the same
 knobs as plain frozen data the cycle (`commands.watch.cycle`) can use without pydantic,
-and the read-only command an on-call engineer runs to see what the watchers think:
-who holds the lease, which cluster is blind, which alerts are open, which services are
-held for low traffic, how many cycles were skipped.
+the read-only command an on-call engineer runs to see what the watchers think (who
+holds the lease, which cluster is blind, which alerts are open, which services are held
+for low traffic, how many cycles were skipped), and the alert actions the buttons
+dispatch (`alert ack ID`, …; handled in `commands.watch.actions`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.changes.hooks import ChangesKit
 from commands.core.errors import PortError
 from commands.core.model import Failure, Result, Role
+from commands.core.ports import Services
+from commands.core.refusals import RefusalScope
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.watch.actions import (
+    acknowledge_alert,
+    acknowledge_group,
+    alert_id,
+    roll_back_cause,
+    silence_alert,
+    silence_group,
+)
 from commands.watch.queries import Baseline
 from commands.watch.rules import RuleSpec
+from commands.watch.store import AlertStore
 
 SUMMARY_KEY = "watch:summary"
-INDEX_KEY = "alerts:active"
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,132 @@ def _status(ctx: Context, args: Args) -> Result:
     return WatchStatus(holder, services.replica_id, summaries, skipped)
 
 
+SILENCES = {"1h": 3600.0, "4h": 4 * 3600.0}
+
+# ---- alert actions: what the buttons dispatch, and the same typed --------------------------
+
+ID = Param(
+    "id",
+    "the alert's id (under the alert: alert `…`)",
+    required=True,
+    convert=alert_id,
+    placeholder="ID",
+)
+GROUP_ID = Param(
+    "id",
+    "the grouped message's id (under it: group `…`)",
+    required=True,
+    convert=alert_id,
+    placeholder="ID",
+)
+FOR = Param("for", "how long", required=True, choices=tuple(SILENCES))
+
+
+def _ack(ctx: Context, args: Args) -> Result:
+    return acknowledge_alert(ctx.services, ctx.caller, args.get("id"))
+
+
+def _silence(ctx: Context, args: Args) -> Result:
+    label = str(args.get("for"))
+    return silence_alert(ctx.services, ctx.caller, args.get("id"), SILENCES[label], label)
+
+
+def _rollback(ctx: Context, args: Args) -> Result:
+    return roll_back_cause(ctx.services, ctx.caller, args.get("id"))
+
+
+def _group_ack(ctx: Context, args: Args) -> Result:
+    return acknowledge_group(ctx.services, ctx.caller, args.get("id"))
+
+
+def _group_silence(ctx: Context, args: Args) -> Result:
+    label = str(args.get("for"))
+    return silence_group(ctx.services, ctx.caller, args.get("id"), SILENCES[label], label)
+
+
+def _alert_scope(services: Services, args: Args) -> RefusalScope | None:
+    """A refused alert action is recorded in the stream of the alert's cluster."""
+    try:
+        found = AlertStore(services.store).locate(str(args.get("id", "")))
+    except PortError:
+        return None
+    if found is None:
+        return None
+    return RefusalScope(found.cluster, {"alert": str(args.get("id"))})
+
+
+def _group_scope(services: Services, args: Args) -> RefusalScope | None:
+    """A refused storm-wide action is recorded in the stream of the storm's cluster."""
+    try:
+        cluster = AlertStore(services.store).locate_group(str(args.get("id", "")))
+    except PortError:
+        return None
+    return None if cluster is None else RefusalScope(cluster, {"group": str(args.get("id"))})
+
+
+def _register_alert_actions(registry: Registry) -> None:
+    registry.register_all(
+        [
+            CommandSpec(
+                "alert ack",
+                "Acknowledge an alert: you are on it (stops the reminders)",
+                _ack,
+                changes_state=True,
+                refusal_scope=_alert_scope,
+                role=Role.OPERATOR,
+                positionals=(ID,),
+            ),
+            CommandSpec(
+                "alert silence",
+                "Silence an alert (and new ones on the same subject) for 1 or 4 hours",
+                _silence,
+                changes_state=True,
+                refusal_scope=_alert_scope,
+                role=Role.OPERATOR,
+                positionals=(ID,),
+                options=(FOR,),
+                details="The expiry is noted in the alert's thread.",
+            ),
+            CommandSpec(
+                "alert rollback",
+                "Roll back the meshbot change named as the alert's likely cause",
+                _rollback,
+                changes_state=True,
+                refusal_scope=_alert_scope,
+                needs=(ChangesKit,),
+                role=Role.OPERATOR,
+                positionals=(ID,),
+                details=(
+                    "Runs the change's rollback through the change pipeline as you: its "
+                    "policy, drift check and audit apply. The outcome goes in the alert's thread."
+                ),
+            ),
+            CommandSpec(
+                "alert group ack",
+                "Acknowledge every alert of a storm's grouped message",
+                _group_ack,
+                changes_state=True,
+                refusal_scope=_group_scope,
+                role=Role.OPERATOR,
+                positionals=(GROUP_ID,),
+            ),
+            CommandSpec(
+                "alert group silence",
+                "Silence every alert of a storm's grouped message",
+                _group_silence,
+                changes_state=True,
+                refusal_scope=_group_scope,
+                role=Role.OPERATOR,
+                positionals=(GROUP_ID,),
+                options=(FOR,),
+            ),
+        ]
+    )
+
+
 def register(registry: Registry) -> None:
+    """`watch status`, and the alert actions (commands.watch.actions)."""
+    _register_alert_actions(registry)
     registry.register(
         CommandSpec(
             "watch status",

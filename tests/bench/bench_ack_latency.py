@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bot.app.config import load_settings
@@ -146,10 +147,10 @@ def main() -> None:
         with build_runtime(settings) as runtime:
             servers = {
                 "meshbot": BackgroundServer(
-                    slack_wsgi(build_app(runtime), runtime.acks), "127.0.0.1", 0, 16
+                    slack_wsgi(build_app(runtime), runtime), "127.0.0.1", 0, 16
                 ),
                 "bare bolt": BackgroundServer(
-                    slack_wsgi(bare_app(api_url, bot_token)), "127.0.0.1", 0, 16
+                    SlackRequestHandler(bare_app(api_url, bot_token)), "127.0.0.1", 0, 16
                 ),
             }
             try:

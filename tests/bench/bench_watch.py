@@ -42,7 +42,8 @@ from bot.sandbox.slack import SlackEmulator
 from bot.slack.app import build_web_client
 from bot.watch.jobs import start_watchers
 from commands.watch.commands import LatencyPolicy, WatchPolicy
-from commands.watch.cycle import CyclePorts, WatchCycle
+from commands.watch.cycle import WatchCycle
+from commands.watch.ports import CyclePorts
 from commands.watch.queries import latency_series
 from commands.watch.rules import RuleSpec
 from tests.unit.fakes import FixedClock, MemoryStore

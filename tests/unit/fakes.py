@@ -2,24 +2,71 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from commands.core.errors import ClusterUnavailable, MetricsUnavailable, StoreUnavailable
-from commands.core.ports import AuditEntry, Sample, Services
+from commands.core.ports import AuditEntry, Clock, Sample, Services
+
+
+class FixedClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.value = now
+
+    def now(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
+MovingClock = FixedClock  # the name the change tests use for the same clock
+
+Key = tuple[str | None, str]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass
 class MemoryStore:
-    values: dict[tuple[str | None, str], Any] = field(default_factory=dict)
+    """The Store and Lease ports in memory, held to RedisStore's contract
+    (tests/integration/adapters/test_store_contract.py runs on both): values are JSON
+    (kept as canonical text, handed out as copies), every update is atomic, and TTLs
+    and leases expire on `clock`, which the test moves instead of sleeping."""
+
+    clock: Clock = field(default_factory=FixedClock)
+    values: dict[Key, str] = field(default_factory=dict)
+    expires: dict[Key, float] = field(default_factory=dict)
     audit: dict[str, list[AuditEntry]] = field(default_factory=dict)
     leases: dict[str, str] = field(default_factory=dict)
+    lease_expires: dict[str, float] = field(default_factory=dict)
     down: bool = False
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def _check(self) -> None:
         if self.down:
             raise StoreUnavailable("Redis is unreachable (fake)")
+
+    def _live(self, key: Key) -> str | None:
+        """The stored text, after dropping it if its TTL has run out."""
+        if key in self.expires and self.clock.now() >= self.expires[key]:
+            del self.expires[key]
+            self.values.pop(key, None)
+        return self.values.get(key)
+
+    def _set(self, key: Key, text: str, ttl_s: float | None) -> None:
+        self.values[key] = text
+        if ttl_s is None:
+            self.expires.pop(key, None)  # like SET without PX: no expiry any more
+        else:
+            self.expires[key] = self.clock.now() + ttl_s
 
     def describe(self) -> str:
         return "memory"
@@ -29,20 +76,31 @@ class MemoryStore:
 
     def get(self, key: str, *, cluster: str | None = None) -> Any:
         self._check()
-        return self.values.get((cluster, key))
+        with self._lock:
+            text = self._live((cluster, key))
+        return None if text is None else json.loads(text)
 
     def put(
         self, key: str, value: Any, *, cluster: str | None = None, ttl_s: float | None = None
     ) -> None:
         self._check()
-        self.values[(cluster, key)] = value
+        with self._lock:
+            self._set((cluster, key), _dumps(value), ttl_s)
 
     def delete(self, key: str, *, cluster: str | None = None) -> bool:
         self._check()
-        return self.values.pop((cluster, key), None) is not None
+        with self._lock:
+            found = self._live((cluster, key)) is not None
+            self.values.pop((cluster, key), None)
+            self.expires.pop((cluster, key), None)
+        return found
 
     def ttl(self, key: str, *, cluster: str | None = None) -> float | None:
-        return None
+        self._check()
+        with self._lock:
+            if self._live((cluster, key)) is None or (cluster, key) not in self.expires:
+                return None
+            return self.expires[(cluster, key)] - self.clock.now()
 
     def compare_and_set(
         self,
@@ -54,10 +112,12 @@ class MemoryStore:
         ttl_s: float | None = None,
     ) -> bool:
         self._check()
-        if self.values.get((cluster, key)) != expected:
-            return False
-        self.values[(cluster, key)] = new
-        return True
+        with self._lock:
+            current = self._live((cluster, key))
+            if current != (None if expected is None else _dumps(expected)):
+                return False
+            self._set((cluster, key), _dumps(new), ttl_s)
+            return True
 
     def update(
         self,
@@ -68,17 +128,22 @@ class MemoryStore:
         ttl_s: float | None = None,
     ) -> tuple[bool, Any]:
         self._check()
-        new = change(self.values.get((cluster, key)))
-        if new is None:
-            return False, self.values.get((cluster, key))
-        self.values[(cluster, key)] = new
-        return True, new
+        with self._lock:
+            text = self._live((cluster, key))
+            current = None if text is None else json.loads(text)
+            new = change(current)
+            if new is None:
+                return False, current
+            written = _dumps(new)
+            self._set((cluster, key), written, ttl_s)
+            return True, json.loads(written)
 
     def append_audit(self, cluster: str, entry: Mapping[str, str]) -> str:
         self._check()
-        entries = self.audit.setdefault(cluster, [])
-        entry_id = f"{len(entries) + 1}-0"
-        entries.append(AuditEntry(entry_id, dict(entry)))
+        with self._lock:
+            entries = self.audit.setdefault(cluster, [])
+            entry_id = f"{len(entries) + 1}-0"
+            entries.append(AuditEntry(entry_id, {k: str(v) for k, v in entry.items()}))
         return entry_id
 
     def read_audit(
@@ -90,22 +155,35 @@ class MemoryStore:
             entries = [e for e in entries if int(e.id.split("-")[0]) > int(after.split("-")[0])]
         return entries[:count]
 
-    def holder(self, name: str) -> str | None:
-        self._check()
+    def _holder(self, name: str) -> str | None:
+        if name in self.lease_expires and self.clock.now() >= self.lease_expires[name]:
+            del self.lease_expires[name]
+            self.leases.pop(name, None)
         return self.leases.get(name)
 
-    def acquire(self, name: str, holder: str, ttl_s: float) -> bool:
+    def holder(self, name: str) -> str | None:
         self._check()
-        if self.leases.get(name, holder) != holder:
-            return False
-        self.leases[name] = holder
-        return True
+        with self._lock:
+            return self._holder(name)
+
+    def acquire(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take the lease if free, or renew it for `ttl_s` if `holder` has it."""
+        self._check()
+        with self._lock:
+            if self._holder(name) not in (None, holder):
+                return False
+            self.leases[name] = holder
+            self.lease_expires[name] = self.clock.now() + ttl_s
+            return True
 
     def release(self, name: str, holder: str) -> bool:
-        if self.leases.get(name) == holder:
+        self._check()
+        with self._lock:
+            if self._holder(name) != holder:
+                return False
             del self.leases[name]
+            self.lease_expires.pop(name, None)
             return True
-        return False
 
 
 @dataclass
@@ -145,14 +223,6 @@ class FakeMetrics:
         if self.down:
             raise MetricsUnavailable("down")
         return [(start, s.value) for s in self.samples.get(promql, [])[:1]]
-
-
-class FixedClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
 
 
 def services(

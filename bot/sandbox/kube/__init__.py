@@ -25,15 +25,21 @@ def serve_forever(
     port: int,
     kubeconfig_out: str | None,
     version: str = "v1.33.2",
+    state_file: str | None = None,
+    controllers: bool = False,
 ) -> None:
     """Serve a seeded cluster until SIGINT/SIGTERM.
 
     ``seed``: a YAML file path, or "healthy" / "problems" (shipped seeds), or "large"
     (the generated 2,000-node / 30,000-pod cluster). ``kubeconfig_out``: where to write a
-    kubeconfig for it.
+    kubeconfig for it. ``state_file``: restored at start when it exists (instead of the
+    seed) and saved at stop, so a restart loses nothing. ``controllers``: run the
+    workload controllers and the kubelet.
     """
-    server = KubeTestServer(version=version, port=port)
-    if seed == "large":
+    server = KubeTestServer(version=version, port=port, controllers=controllers)
+    if state_file and Path(state_file).is_file():
+        server.restore_state(state_file)
+    elif seed == "large":
         server.load_objects(generate_large_cluster())
     elif seed:
         server.load_seed(seed_path(seed))
@@ -52,5 +58,7 @@ def serve_forever(
             pass
     finally:
         server.stop()
+        if state_file:
+            server.save_state(state_file)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

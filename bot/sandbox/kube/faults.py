@@ -4,10 +4,18 @@ meshbot must survive a flaky apiserver (5xx, 429, timeouts, reset connections) w
 applying a change twice or reporting a pass it did not see. Tests arm a rule on the
 in-process server (``server.faults.add(...)``) or, for a standalone sandbox, over HTTP
 (``POST /_sandbox/faults`` with the same fields as JSON).
+
+A second kind of fault is not about requests: ``pods_never_ready`` (``POST
+/_sandbox/faults {"pods_never_ready": {"namespace": "shop", "image_regex": "proxyv2:1.30"}}``)
+makes the controllers' kubelet run matching pods without ever passing their readiness
+(a bad proxy version, a wave that must fail its bounded wait). Every field is optional
+and all given ones must match: ``namespace`` (exact), ``image_regex`` (re.search on any
+container or init container image), ``name_regex`` (on the pod name).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass, field
@@ -54,12 +62,64 @@ class FaultRule:
         }
 
 
+@dataclass
+class PodFault:
+    """Pods matching every given field never become Ready (see the module docstring)."""
+
+    namespace: str | None = None
+    image_regex: str | None = None
+    name_regex: str | None = None
+
+    def __post_init__(self) -> None:
+        for pattern in (self.image_regex, self.name_regex):
+            if pattern is not None:
+                re.compile(pattern)
+
+    def matches(self, pod: dict[str, Any]) -> bool:
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if self.name_regex is not None and not re.search(self.name_regex, meta.get("name", "")):
+            return False
+        if self.image_regex is not None:
+            images = [
+                str(c.get("image", ""))
+                for c in (*(spec.get("containers") or ()), *(spec.get("initContainers") or ()))
+            ]
+            return any(re.search(self.image_regex, image) for image in images)
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pods_never_ready": dataclasses.asdict(self)}
+
+
 class Faults:
     """The armed rules; the first matching rule with count left fires."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
+        self._pod_faults: list[PodFault] = []
+
+    def add_pods_never_ready(
+        self,
+        namespace: str | None = None,
+        image_regex: str | None = None,
+        name_regex: str | None = None,
+    ) -> PodFault:
+        """Matching pods run but never become Ready, until the faults are cleared."""
+        fault = PodFault(namespace, image_regex, name_regex)
+        with self._lock:
+            self._pod_faults.append(fault)
+        return fault
+
+    def never_ready(self, pod: dict[str, Any]) -> bool:
+        with self._lock:
+            return any(f.matches(pod) for f in self._pod_faults)
+
+    def pod_faults(self) -> list[PodFault]:
+        with self._lock:
+            return list(self._pod_faults)
 
     def add(
         self,
@@ -82,6 +142,7 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._pod_faults.clear()
 
     def rules(self) -> list[FaultRule]:
         with self._lock:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import errors, openapi
+from . import errors, openapi, protobuf
 from .errors import ApiError
 from .resources import ResourceType
 from .store import dumps
@@ -186,13 +186,8 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
                 else:
                     self._send_json(200, doc)
                 return
-        if body and "protobuf" in self.headers.get("Content-Type", ""):
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the sandbox kube server speaks JSON only, not protobuf (kubectl create "
-                "<generator> sends protobuf: use kubectl create/apply -f instead)",
-            )
+        if body and protobuf.is_protobuf(self.headers.get("Content-Type", "")):
+            body = protobuf.to_json_body(body)  # answered in JSON, which such clients accept
         if len(parts) >= 2 and parts[0] in ("api", "apis"):
             self._resource(method, parts, query, body)
             return

@@ -123,12 +123,17 @@ class Reader:
             return b'{"type":"' + kind.encode() + b'","object":' + dumps(view(rt, obj)) + b"}\n"
 
         initial: list[bytes] = []
+        # A watch-list (client-go informers, Helm's kstatus wait) gets the current state
+        # then a BOOKMARK marking its end, whatever resourceVersion it names.
+        watch_list = query.get("sendInitialEvents") == "true"
         with self.store.lock:
-            if since in ("", "0"):
+            if since in ("", "0") or watch_list:
                 objects = self.store.objects(rt.key)
                 for key in self.store.sorted_keys(rt.key):
                     if wanted(objects[key]):
                         initial.append(line("ADDED", objects[key]))
+                if watch_list:
+                    initial.append(_initial_events_end(rt, self.store.rv))
                 index = self.store.log_length()
             else:
                 try:
@@ -152,3 +157,15 @@ class Reader:
                     yield line(ev.type, ev.obj)
             if time.monotonic() >= deadline:
                 return
+
+
+def _initial_events_end(rt: ResourceType, rv: int) -> bytes:
+    bookmark = {
+        "kind": rt.kind,
+        "apiVersion": rt.api_version,
+        "metadata": {
+            "resourceVersion": str(rv),
+            "annotations": {"k8s.io/initial-events-end": "true"},
+        },
+    }
+    return b'{"type":"BOOKMARK","object":' + dumps(bookmark) + b"}\n"

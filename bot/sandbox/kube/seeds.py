@@ -57,6 +57,11 @@ def load_documents(server: KubeTestServer, docs: list[dict[str, Any]]) -> int:
     Status given in a seed is kept (nodes' conditions, pods' phase): that is what makes a
     seed describe a cluster state rather than a set of requests.
     """
+    with server.store.lock:  # one step for the controllers: they see the whole seed at once
+        return _load_sorted(server, docs)
+
+
+def _load_sorted(server: KubeTestServer, docs: list[dict[str, Any]]) -> int:
     table, writer, store = server.table, server.writer, server.store
     ns_rt = table.get("", "v1", "namespaces")
     assert ns_rt is not None
@@ -94,7 +99,7 @@ def _create_or_replace(
     name = (doc.get("metadata") or {}).get("name", "")
     old = server.store.get(rt.key, (namespace or "", name))
     if old is None:
-        server.writer.create(rt, namespace, doc, copy_body=False)
+        server.writer.create(rt, namespace, doc, copy_body=False, admit=False)
         return
     doc.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
     server.writer.update(rt, namespace, name, doc)

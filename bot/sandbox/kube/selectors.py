@@ -160,3 +160,33 @@ def parse_field_selector(text: str | None, kind: str, builtin: bool = True) -> M
         return all((field_value(obj, k) == v) == eq for k, eq, v in checks)
 
     return match
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str] | None) -> bool:
+    """A ``metav1.LabelSelector`` (matchLabels + matchExpressions) against labels.
+
+    As the real server: a missing selector (None) and an empty one (``{}``) match
+    everything; operators In, NotIn, Exists, DoesNotExist.
+    """
+    if not selector:
+        return True
+    labels = labels or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or ():
+        key, op = expr.get("key", ""), expr.get("operator", "")
+        values = frozenset(str(v) for v in expr.get("values") or ())
+        if op == "In":
+            ok = labels.get(key) in values
+        elif op == "NotIn":
+            ok = labels.get(key) not in values
+        elif op == "Exists":
+            ok = key in labels
+        elif op == "DoesNotExist":
+            ok = key not in labels
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True

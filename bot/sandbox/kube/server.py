@@ -9,6 +9,8 @@ request's server-side time so benchmarks can tell server cost from client cost.
 from __future__ import annotations
 
 import contextlib
+import copy
+import re
 import socket
 import statistics
 import threading
@@ -20,12 +22,15 @@ from typing import Any
 
 import yaml
 
-from . import errors
+from . import errors, state
 from .authz import AccessPolicy
+from .builtin_schemas import BuiltinSchemas
+from .controllers import Controllers
 from .faults import Faults
 from .handler import KubeRequestHandler
+from .injection import Injector
 from .reads import Reader
-from .resources import ResourceTable
+from .resources import ResourceTable, ResourceType
 from .seeds import load_documents, parse_yaml
 from .store import Store
 from .writes import Writer
@@ -52,6 +57,8 @@ class KubeTestServer:
     ``default_allow`` decides SelfSubjectAccessReview answers not covered by
     :meth:`allow`/:meth:`deny` (True: everything allowed, like cluster-admin).
     ``token``: when set, requests must carry ``Authorization: Bearer <token>``.
+    ``controllers``: run the workload controllers and the pod kubelet (``controllers``
+    module), pods becoming Ready ``ready_seconds`` after they start.
     """
 
     def __init__(
@@ -61,6 +68,8 @@ class KubeTestServer:
         port: int = 0,
         default_allow: bool = True,
         token: str | None = None,
+        controllers: bool = False,
+        ready_seconds: float = 0.2,
     ) -> None:
         self.git_version = version
         self.host = host
@@ -68,7 +77,10 @@ class KubeTestServer:
         self.token = token
         self.store = Store()
         self.table = ResourceTable()
-        self.writer = Writer(self.store, self.table)
+        self.writer = Writer(self.store, self.table, BuiltinSchemas(version))
+        self.injector = Injector(self.store)
+        self.writer.admission.append(self._admit)
+        self.controllers = Controllers(self, ready_seconds) if controllers else None
         self.reader = Reader(self.store)
         self.faults = Faults()
         self.access = AccessPolicy(default_allow)
@@ -100,6 +112,8 @@ class KubeTestServer:
             daemon=True,
         )
         self._thread.start()
+        if self.controllers is not None:
+            self.controllers.start()
         return self
 
     def stop(self) -> None:
@@ -107,6 +121,8 @@ class KubeTestServer:
         if httpd is None:
             return
         self.stopping = True
+        if self.controllers is not None:
+            self.controllers.stop()
         self.store.close()
         httpd.shutdown()
         with self._conn_lock:
@@ -173,6 +189,14 @@ class KubeTestServer:
         """Load already-parsed objects (CRDs and namespaces first); returns objects loaded."""
         return load_documents(self, objects)
 
+    def save_state(self, path: str | Path) -> Path:
+        """Write every object to a JSON file that :meth:`restore_state` loads again."""
+        return state.save(self, path)
+
+    def restore_state(self, path: str | Path) -> int:
+        """Replace the objects with a saved state's (uids, resourceVersions kept)."""
+        return state.restore(self, path)
+
     def load_crds_from(self, path: str | Path) -> int:
         """Create the CRDs of a YAML file (e.g. Istio's crd-all.gen.yaml)."""
         docs = [d for d in parse_yaml(path) if d.get("kind") == "CustomResourceDefinition"]
@@ -181,15 +205,21 @@ class KubeTestServer:
     def get_object(
         self, api_version: str, plural: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
-        """Direct read for test assertions (no HTTP); None when absent."""
+        """Direct read for test assertions (no HTTP); None when absent.
+
+        A deep copy: editing it changes nothing stored (write it back with ``writer``)."""
         group, _, version = api_version.rpartition("/")
         rt = self.table.get(group, version, plural)
         if rt is None:
             return None
         try:
-            return self.reader.get(rt, namespace, name)
+            return copy.deepcopy(self.reader.get(rt, namespace, name))
         except errors.ApiError:
             return None
+
+    def _admit(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.key == ("", "pods"):
+            self.injector.admit(obj)
 
     # -- access policy ---------------------------------------------------------------------
 
@@ -261,10 +291,17 @@ class KubeTestServer:
         ``/_sandbox/seed`` (POST {yaml}), ``/_sandbox/stats`` (GET)."""
         if parts == ["faults"]:
             if method == "GET":
-                return 200, {"faults": [r.to_dict() for r in self.faults.rules()]}
+                listed = [r.to_dict() for r in self.faults.rules()]
+                return 200, {"faults": listed + [f.to_dict() for f in self.faults.pod_faults()]}
             if method == "DELETE":
                 self.faults.clear()
                 return 200, {"faults": []}
+            if method == "POST" and isinstance(body, dict) and "pods_never_ready" in body:
+                try:
+                    fault = self.faults.add_pods_never_ready(**(body["pods_never_ready"] or {}))
+                except (TypeError, ValueError, re.error) as exc:
+                    raise errors.bad_request(str(exc)) from exc
+                return 201, fault.to_dict()
             if method == "POST":
                 try:
                     rule = self.faults.add(**body)

@@ -97,6 +97,19 @@ class Store:
                 self._sorted[resource] = keys
             return keys
 
+    def resources(self) -> list[GroupResource]:
+        with self.lock:
+            return [r for r, objects in self._objects.items() if objects]
+
+    def clear(self) -> None:
+        """Forget every object and event (a restore starts from an empty store)."""
+        with self.lock:
+            for part in (self._objects, self._json, self._sorted):
+                part.clear()
+            self._events.clear()
+            self._event_rvs.clear()
+            self.rv = 0
+
     def objects(self, resource: GroupResource) -> dict[ObjKey, dict[str, Any]]:
         return self._objects.get(resource, {})
 

@@ -14,12 +14,15 @@ import json
 import secrets
 import string
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from . import errors
+from .builtin_schemas import BuiltinSchemas
+from .defaults import apply_defaults
 from .patch import json_patch, merge_patch, strategic_merge
 from .resources import ResourceTable, ResourceType
 from .store import Store, obj_key
@@ -70,9 +73,14 @@ def _meta_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
 class Writer:
     """Write operations over a :class:`Store` and a :class:`ResourceTable`."""
 
-    def __init__(self, store: Store, table: ResourceTable) -> None:
+    def __init__(
+        self, store: Store, table: ResourceTable, schemas: BuiltinSchemas | None = None
+    ) -> None:
         self.store = store
         self.table = table
+        self.schemas = schemas
+        # Mutating admission on create (sidecar injection), called before validation.
+        self.admission: list[Callable[[ResourceType, dict[str, Any]], None]] = []
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -86,7 +94,10 @@ class Writer:
         name = meta.get("name", "")
         causes = validate_name(name)
         if rt.builtin:
-            causes += validate_builtin(rt.kind, obj)
+            schema_causes = self.schemas.check(obj) if self.schemas else []
+            named = {c.get("field") for c in schema_causes}
+            causes += schema_causes
+            causes += [c for c in validate_builtin(rt.kind, obj) if c.get("field") not in named]
         else:
             causes += validate_custom(obj, rt.schema)
         if rt.key == CRD_RESOURCE and not causes:
@@ -126,6 +137,8 @@ class Writer:
             meta["name"] = meta["generateName"] + suffix
         obj["apiVersion"] = self._stored_version(rt)
         obj["kind"] = rt.kind
+        if rt.builtin:
+            apply_defaults(rt.kind, rt.group, obj)
         return obj
 
     # -- create ----------------------------------------------------------------------------
@@ -137,9 +150,14 @@ class Writer:
         body: Any,
         dry_run: bool = False,
         copy_body: bool = True,
+        admit: bool = True,
     ) -> dict[str, Any]:
-        """POST; ``copy_body=False`` hands ``body`` over to the store (seed loading)."""
+        """POST; ``copy_body=False`` hands ``body`` over to the store (seed loading);
+        ``admit=False`` skips mutating admission (a seed's objects were admitted already)."""
         obj = self._prepare_new(rt, body, namespace, copy_body)
+        if admit:
+            for mutate in self.admission:
+                mutate(rt, obj)
         meta = obj["metadata"]
         for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp"):
             if field == "resourceVersion" and meta.get(field):

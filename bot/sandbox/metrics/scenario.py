@@ -105,6 +105,7 @@ class Service:
     error_ratio: float
     plaintext: float
     callers: tuple[Caller, ...]
+    revision: str | None = None  # the Istio revision its pods' proxies run (see Scenario)
 
     @property
     def host(self) -> str:
@@ -135,6 +136,10 @@ class Event:
     service: str | None = None
     node: str | None = None
     caller: str | None = None  # caller workload (or service) name, for per-edge plaintext
+    # With service changes: they hold for every service while its pods run this revision.
+    revision: str | None = None
+    # With {"revision": R}: the namespace's services move to revision R (a restarted wave).
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class Scenario:
     description: str = ""
     duration: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Istio revision -> proxy version (istio_build's tag), e.g. {default: 1.29.6}.
+    revisions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path_or_text: str | Path) -> Scenario:
@@ -164,10 +171,20 @@ class Scenario:
         _check_keys(
             "scenario",
             data,
-            {"name", "description", "duration", "reporters", "services", "nodes", "events"},
+            {
+                "name",
+                "description",
+                "duration",
+                "reporters",
+                "services",
+                "nodes",
+                "events",
+                "revisions",
+            },
         )
+        revisions = {str(k): str(v) for k, v in (data.get("revisions") or {}).items()}
         raw_services = data.get("services") or []
-        services = tuple(_service(s) for s in raw_services)
+        services = tuple(_with_revision(_service(s), revisions) for s in raw_services)
         names = [s.name for s in services]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate service names in {names}")
@@ -179,7 +196,7 @@ class Scenario:
             raise ValueError("duplicate node instances")
         events = tuple(
             sorted(
-                (_event(e, services, nodes) for e in data.get("events") or []),
+                (_event(e, services, nodes, revisions) for e in data.get("events") or []),
                 key=lambda e: e.at,
             )
         )
@@ -195,6 +212,7 @@ class Scenario:
             services=services,
             nodes=nodes,
             events=events,
+            revisions=revisions,
         )
 
     def service(self, name: str) -> Service:
@@ -212,20 +230,12 @@ class Scenario:
     def with_event(self, event: Event) -> Scenario:
         """A copy with one more event (validated like the loaded ones)."""
         raw: dict[str, Any] = {"at": event.at, **event.changes}
-        for key in ("service", "node", "caller"):
+        for key in ("service", "node", "caller", "revision", "namespace"):
             if getattr(event, key) is not None:
                 raw[key] = getattr(event, key)
-        checked = _event(raw, self.services, self.nodes)
+        checked = _event(raw, self.services, self.nodes, self.revisions)
         events = tuple(sorted((*self.events, checked), key=lambda e: e.at))
-        return Scenario(
-            name=self.name,
-            description=self.description,
-            duration=self.duration,
-            reporters=self.reporters,
-            services=self.services,
-            nodes=self.nodes,
-            events=events,
-        )
+        return dataclasses.replace(self, events=events)
 
 
 _SERVICE_KEYS = {
@@ -240,6 +250,7 @@ _SERVICE_KEYS = {
     "error_ratio",
     "plaintext",
     "callers",
+    "revision",
 }
 
 
@@ -304,7 +315,20 @@ def _service(raw: dict[str, Any]) -> Service:
         error_ratio=_fraction(f"{where}.error_ratio", raw.get("error_ratio", 0.0)),
         plaintext=_fraction(f"{where}.plaintext", raw.get("plaintext", 0.0)),
         callers=tuple(callers),
+        revision=None if raw.get("revision") is None else str(raw["revision"]),
     )
+
+
+def _with_revision(service: Service, revisions: dict[str, str]) -> Service:
+    """Services run the ``default`` revision unless they say otherwise (when any are known)."""
+    if not revisions:
+        if service.revision is not None:
+            raise ValueError(f"service {service.name}: revision given but no 'revisions' map")
+        return service
+    revision = service.revision or "default"
+    if revision not in revisions:
+        raise ValueError(f"service {service.name}: unknown revision {revision!r}")
+    return dataclasses.replace(service, revision=revision)
 
 
 def _link_callers(service: Service, services: tuple[Service, ...]) -> Service:
@@ -372,13 +396,38 @@ def _check_busy(where: str, *percents: float) -> None:
         raise ValueError(f"{where}: steal+user+system+iowait leave no idle time")
 
 
-def _event(raw: dict[str, Any], services: tuple[Service, ...], nodes: tuple[Node, ...]) -> Event:
+def _revision_event(at: float, raw: dict[str, Any], revisions: dict[str, str]) -> Event:
+    """``{namespace: N, revision: R}`` moves N to R; ``{revision: R, p99_factor: …}`` is a
+    regression of every service while it runs R."""
+    revision = str(raw["revision"])
+    if revision not in revisions:
+        raise ValueError(f"event at {at}s: unknown revision {revision!r} (see 'revisions')")
+    changes = {k: v for k, v in raw.items() if k not in {"at", "revision", "namespace"}}
+    if "namespace" in raw:
+        if changes:
+            raise ValueError(f"event at {at}s: a namespace move changes only the revision")
+        return Event(at=at, changes={"revision": revision}, namespace=str(raw["namespace"]))
+    if not changes:
+        raise ValueError(f"an event changes something: {raw!r}")
+    _check_keys(f"event at {at}s for revision {revision}", changes, SERVICE_EVENT_KEYS)
+    _validate_service_changes(f"event at {at}s for revision {revision}", changes)
+    return Event(at=at, changes=changes, revision=revision)
+
+
+def _event(
+    raw: dict[str, Any],
+    services: tuple[Service, ...],
+    nodes: tuple[Node, ...],
+    revisions: dict[str, str] | None = None,
+) -> Event:
     if "at" not in raw:
         raise ValueError(f"an event needs 'at': {raw!r}")
     at = parse_duration(raw["at"])
+    if "revision" in raw and "service" not in raw and "node" not in raw:
+        return _revision_event(at, raw, revisions or {})
     changes = {k: v for k, v in raw.items() if k not in {"at", "service", "node", "caller"}}
     if ("service" in raw) == ("node" in raw):
-        raise ValueError(f"an event names exactly one service or one node: {raw!r}")
+        raise ValueError(f"an event names exactly one service, node or revision: {raw!r}")
     if not changes:
         raise ValueError(f"an event changes something: {raw!r}")
     if "service" in raw:

@@ -48,7 +48,16 @@ NODE_UNAME = Family(
 NODE_CPU_FLAG = Family(
     "node_cpu_flag_info", "node_cpu_flag_info", "gauge", "The `flags` field of /proc/cpuinfo."
 )
-FAMILIES: tuple[Family, ...] = (REQUESTS, DURATION, TCP_OPENED, NODE_CPU, NODE_UNAME, NODE_CPU_FLAG)
+BUILD = Family("istio_build", "istio_build", "gauge", "Istio component build info")
+FAMILIES: tuple[Family, ...] = (
+    REQUESTS,
+    DURATION,
+    TCP_OPENED,
+    NODE_CPU,
+    NODE_UNAME,
+    NODE_CPU_FLAG,
+    BUILD,
+)
 
 CPU_MODES = ("idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user")
 NODE_UPTIME_S = 3 * 86400.0  # counters of a node booted three days before the scenario starts
@@ -320,4 +329,28 @@ def build_groups(scenario: Scenario) -> list[Group]:
                     continue  # a client without a sidecar reports nothing
                 groups.append(_edge_group(scenario, service, index, reporter, segs))
     groups.extend(_node_group(node, segs) for node in scenario.nodes)
+    for service in scenario.services:
+        for revision in sorted(scenario.revisions) if service.revision is not None else ():
+            groups.append(_build_group(scenario, service, revision, segs))
     return groups
+
+
+def _build_group(scenario: Scenario, service: Service, revision: str, segs: list[Segment]) -> Group:
+    """istio_build{component="proxy"} as the service's proxies report it while on ``revision``
+    (Envoy emits it per proxy; Prometheus adds the pod's namespace and app labels)."""
+    builder = _Builder()
+    labels = (
+        ("app", service.app),
+        ("component", "proxy"),
+        ("namespace", service.namespace),
+        ("pod", f"{service.workload}-0"),
+        ("tag", scenario.revisions[revision]),
+    )
+    slot = builder.slot(lambda seg: 0.0, 0.0, initial=1.0)
+    builder.units.append(Unit(BUILD, (BUILD.name + format_labels(labels),), (slot,), None))
+    return builder.build(
+        segs,
+        lambda seg: (
+            seg.revisions[service.name] == revision and not seg.services[service.name].no_data
+        ),
+    )

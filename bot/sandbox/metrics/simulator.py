@@ -71,7 +71,8 @@ class MetricsSimulator:
             self._offset = seconds
 
     def inject(self, changes: dict[str, Any], at: float | None = None) -> Event:
-        """Apply an event now (or at a future ``at``): e.g. ``{"service": "x", "p99_factor": 4}``.
+        """Apply an event now (or at a future ``at``): e.g. ``{"service": "x", "p99_factor": 4}``,
+        ``{"revision": "1-30-3", "p99_factor": 3}`` or ``{"namespace": "shop", "revision": R}``.
 
         The past is never rewritten, so counters stay consistent for every scraper.
         """
@@ -86,11 +87,23 @@ class MetricsSimulator:
                 service=fields.pop("service", None),
                 node=fields.pop("node", None),
                 caller=fields.pop("caller", None),
+                revision=fields.pop("revision", None),
+                namespace=fields.pop("namespace", None),
                 changes=fields,
             )
+            if event.namespace is not None:  # a move: the revision is what changes
+                event = Event(
+                    at=when, changes={"revision": event.revision}, namespace=event.namespace
+                )
             self._scenario = self._scenario.with_event(event)
             self._groups = build_groups(self._scenario)
             return event
+
+    def set_revision(self, namespace: str, revision: str) -> Event:
+        """From now on the namespace's services run ``revision``'s proxies (a wave restarted
+        onto it, or rolled back): their istio_build tag and any regression tied to that
+        revision follow."""
+        return self.inject({"namespace": namespace, "revision": revision})
 
     def render_now(self) -> str:
         with self._lock:

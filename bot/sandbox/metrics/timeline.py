@@ -51,6 +51,7 @@ class Segment:
     end: float  # math.inf for the last one
     services: dict[str, ServiceState]
     nodes: dict[str, NodeState]
+    revisions: dict[str, str | None]  # service -> the Istio revision its proxies run
 
 
 def initial_service_state(service: Service) -> ServiceState:
@@ -123,6 +124,8 @@ def segments(scenario: Scenario) -> list[Segment]:
     services = {s.name: initial_service_state(s) for s in scenario.services}
     nodes = {n.name: initial_node_state(n) for n in scenario.nodes}
     by_name = {s.name: s for s in scenario.services}
+    revision_of = {s.name: s.revision for s in scenario.services}
+    regressions: dict[str, dict[str, object]] = {}  # revision -> changes while on it
     starts = sorted({0.0, *(e.at for e in scenario.events if e.at > 0)})
     result: list[Segment] = []
     pending = list(scenario.events)  # already sorted by time
@@ -136,6 +139,36 @@ def segments(scenario: Scenario) -> list[Segment]:
                 )
             elif event.node is not None:
                 nodes[event.node] = apply_node_event(nodes[event.node], event)
+            elif event.namespace is not None:
+                for name, service in by_name.items():
+                    if service.namespace == event.namespace and revision_of[name] is not None:
+                        revision_of[name] = str(event.changes["revision"])
+            elif event.revision is not None:
+                regressions[event.revision] = {
+                    **regressions.get(event.revision, {}),
+                    **event.changes,
+                }
         end = starts[index + 1] if index + 1 < len(starts) else float("inf")
-        result.append(Segment(start=start, end=end, services=dict(services), nodes=dict(nodes)))
+        effective = {
+            name: _on_revision(by_name[name], state, regressions.get(revision_of[name] or ""))
+            for name, state in services.items()
+        }
+        result.append(
+            Segment(
+                start=start,
+                end=end,
+                services=effective,
+                nodes=dict(nodes),
+                revisions=dict(revision_of),
+            )
+        )
     return result
+
+
+def _on_revision(
+    service: Service, state: ServiceState, regression: dict[str, object] | None
+) -> ServiceState:
+    """A revision's regression applies on top of the service's own state while it runs it."""
+    if not regression:
+        return state
+    return apply_service_event(service, state, Event(at=0.0, changes=dict(regression)))

@@ -171,8 +171,12 @@ class SocketModeServer:
         *,
         accepts_response_payload: bool = False,
         timeout: float = 5.0,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
     ) -> str:
-        """Deliver an envelope to one connected app; returns its ``envelope_id``."""
+        """Deliver an envelope to one connected app; returns its ``envelope_id``.
+        Slack re-delivers an unacked envelope with ``retry_attempt`` > 0 and the same
+        payload: pass the same payload again to play that."""
         self.wait_for_connection(timeout)
         envelope_id = str(uuid.uuid4())
         envelope = {
@@ -180,8 +184,8 @@ class SocketModeServer:
             "type": type,
             "payload": payload,
             "accepts_response_payload": accepts_response_payload,
-            "retry_attempt": 0,
-            "retry_reason": "",
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
         }
         with self._lock:
             connection = self._connections[next(self._rr) % len(self._connections)]

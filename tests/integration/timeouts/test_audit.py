@@ -137,17 +137,21 @@ def test_audit_over_live_traffic_names_the_three_hop_path_and_reads_p99(
         by_rule["mesh-timeout-not-above-app"].evidence
     )
     hangs = {
-        (f.subject, f.severity.value)
+        (f.rule, f.subject, f.severity.value)
         for f in report.findings
-        if f.rule == "retries-without-timeout"
+        if f.rule in ("retries-without-timeout", "no-timeout") and "reviews" in f.subject
     }
-    assert hangs == {("shop/reviews route canary", "error"), ("shop/reviews route #1", "warning")}
+    assert hangs == {
+        ("retries-without-timeout", "shop/reviews route canary", "warning"),
+        ("no-timeout", "shop/reviews route #1", "info"),  # no traffic, no app timeout: info
+    }
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     code = main(["timeouts", "audit", "--output", "json", "--config", str(config_file)])
     out = json.loads(capsys.readouterr().out)
     assert code == 1  # errors found
-    assert out["cluster"] == "prod" and out["counts"]["error"] >= 3
+    assert out["cluster"] == "prod" and out["counts"]["error"] >= 2
+    assert all(f["fix"] for f in out["findings"])
     assert {f["id"] for f in out["findings"]} == {f.id for f in report.findings}
     code = main(["timeouts", "audit", "namespace=nowhere", "--config", str(config_file)])
     assert code == 0 and "No findings." in capsys.readouterr().out
@@ -209,3 +213,103 @@ def test_bad_input_against_the_seed(no_metrics_runtime: Any, text: str, says: st
 
     result = run(no_metrics_runtime, text)
     assert isinstance(result, UsageError) and says in result.problem, result
+
+
+GATEWAYS_AND_DELEGATES = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  template:
+    metadata: {labels: {app: istio-ingressgateway, istio: ingressgateway}}
+    spec:
+      containers:
+      - {name: istio-proxy, image: docker.io/istio/proxyv2:1.30.0}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["shop/*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: frontend-public, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-system/public]
+  http:
+  - name: site
+    route:
+    - destination: {host: frontend.shop.svc.cluster.local, port: {number: 8080}}
+    timeout: 15s
+    retries: {attempts: 0}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {app: ratings}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: shop}
+spec:
+  hosts: [ratings]
+  http:
+  - name: api
+    match: [{uri: {prefix: /api}}]
+    timeout: 4s
+    delegate: {name: ratings-routes}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings-routes, namespace: shop}
+spec:
+  http:
+  - name: v1
+    match: [{uri: {prefix: /api/v1}}]
+    route:
+    - destination: {host: ratings}
+    retries: {attempts: 3, retryOn: "5xx"}
+"""
+
+
+@pytest.mark.scenario("timeouts-three-hop")
+def test_audit_json_with_gateways_and_delegates_reports_only_what_istio_does(
+    seeded: KubeCluster,
+    kube_server_with_istio: KubeTestServer,
+    config_file: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ingress hop runs the gateway-bound route (retries off: x1, not Istio's
+    default x3); the delegate route with retries and no timeout of its own runs with its
+    root's 4s (no retries-without-timeout); nothing else is reported."""
+    kube_server_with_istio.load_seed(GATEWAYS_AND_DELEGATES)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    code = main(["timeouts", "audit", "--output", "json", "--config", str(config_file)])
+    out = json.loads(capsys.readouterr().out)
+    found = {(f["rule"], f["severity"], f["subject"]) for f in out["findings"]}
+    path = "istio-system/istio-ingressgateway → frontend.shop → checkout.shop → payments.payments"
+    assert found == {
+        ("retry-amplification", "error", path),
+        ("retries-exceed-timeout", "error", "payments/payments route #0"),
+        ("mesh-timeout-not-above-app", "warning", "payments/payments route #0"),
+        ("retries-without-timeout", "warning", "shop/reviews route canary"),
+        ("no-timeout", "info", "shop/reviews route #1"),
+    }
+    amplification = next(f for f in out["findings"] if f["rule"] == "retry-amplification")
+    assert "up to 12x (1 x 3 x 4)" in amplification["message"]
+    assert amplification["evidence"][0] == (
+        "istio-system/istio-ingressgateway → frontend.shop: x1 (via gateway istio-system/public, "
+        "shop/frontend-public route site: retries off)"
+    )
+    assert all(f["fix"] for f in out["findings"])
+    assert code == 1

@@ -1,5 +1,10 @@
 """Helpers for the watcher integration tests: settings for a live rig, the watcher
-scheduler of a runtime, and reading alert messages back from the Slack emulator."""
+scheduler of a runtime, reading alert messages back from the Slack emulator, and
+waiting for cycles to have run (a positive signal, never a fixed sleep).
+
+The rate window is 4 s (four 1 s scrapes): long enough for `rate()` to be right, short
+enough that a breach and its recovery show up within seconds. One cycle a second, as
+Prometheus scrapes: a faster cycle only re-reads the same data and paces more edits."""
 
 from __future__ import annotations
 
@@ -10,26 +15,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app.config import Settings
 from bot.core.runtime import Runtime
 from bot.sandbox.slack import Message, SlackEmulator
 from bot.slack.app import build_web_client
 from bot.watch.jobs import start_watchers
 from bot.watch.scheduler import WatcherScheduler
+from commands.core.ports import Store
+from commands.watch.commands import SUMMARY_KEY
 from tests.fixtures.meshbot import RunningBot
 
 CHANNEL = "C_ONCALL"
+WINDOW_S = 4
+CYCLE_S = 1.0
 
 
 def watch_yaml(
     prometheus_url: str,
     *,
     kubeconfig: Path | None = None,
-    cycle_s: float = 1,
+    cycle_s: float = CYCLE_S,
     lease_ttl_s: float = 3,
     storm_k: int = 5,
-    latency: str = "{default_ms: 1000, window: 10s, for_s: 2, min_rps: 1}",
-    steal: str = "{warn_pct: 10, critical_pct: 20, window: 10s, for_s: 2}",
+    latency: str = f"{{default_ms: 1000, window: {WINDOW_S}s, for_s: 2, min_rps: 1}}",
+    steal: str = f"{{warn_pct: 10, critical_pct: 20, window: {WINDOW_S}s, for_s: 2}}",
 ) -> str:
     kube = f"\n    kubeconfig: {kubeconfig}" if kubeconfig else ""
     return f"""
@@ -87,5 +95,19 @@ def alert_messages(emulator: SlackEmulator, needle: str) -> list[Message]:
     return [m for m in top_level(emulator) if needle in m.text]
 
 
-def settle(settings: Settings) -> float:
-    return float(settings.file.watchers.cycle_s)
+def last_cycle(store: Store, cluster: str = "prod") -> float:
+    """When the last completed cycle of `cluster` started (0: none yet), on any replica."""
+    summary = store.get(SUMMARY_KEY, cluster=cluster) or {}
+    return float(summary.get("at", 0.0))
+
+
+def cycles_ran(store: Store, count: int, cycle_s: float = CYCLE_S, cluster: str = "prod") -> None:
+    """Return once `count` more cycles of `cluster` have completed (whichever replica ran
+    them): the newest summary is from a cycle started `count` periods after the one
+    that was newest when called."""
+    since = last_cycle(store, cluster)
+    wait_until(
+        lambda: last_cycle(store, cluster) >= since + (count - 0.5) * cycle_s,
+        timeout=10 + 3 * count * cycle_s,
+        what=f"{count} more watcher cycles",
+    )

@@ -1,7 +1,8 @@
 """Watchers end to end on real parts: Prometheus scraping the metrics simulator, real
 Redis, the Kubernetes test server, the Slack emulator and signed clicks into Bolt.
 
-Cycle 1 s, `for` 2 s, rate window 10 s: a breach takes a few seconds to show up."""
+Cycle 1 s, `for` 2 s, rate window 4 s: a breach takes a few seconds to show up. Where a
+test says something did NOT happen, it first waits for cycles that would have done it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.prometheus import LivePrometheus
 from tests.integration.watch.support import (
     CHANNEL,
+    WINDOW_S,
     alert_messages,
+    cycles_ran,
     text_of,
     top_level,
     wait_until,
@@ -86,7 +89,7 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
     kube_server.load_seed(PODS)
     bot = configured_http_bot(watch_yaml(prometheus.url, kubeconfig=kubeconfig))
     with watching(bot):
-        prometheus.wait_scraped_for(10)
+        prometheus.wait_scraped_for(WINDOW_S)
         store = bot.runtime.services.store
         wait_until(lambda: (store.get(SUMMARY_KEY, cluster="prod") or {}).get("evaluated"))
         assert top_level(slack_emulator) == []  # healthy: nothing said
@@ -128,6 +131,16 @@ def test_latency_and_steal_alerts_buttons_and_recovery(
             what="silence edit",
         )
         assert store.ttl(f"silence:{_fp(store, silence_id)}", cluster="prod") is not None
+        # the same commands typed: the answer to the typer, the message edited for everyone
+        typed = bot.answer(bot.slash(f"alert ack {silence_id}", channel_id=CHANNEL))
+        assert typed["response_type"] == "ephemeral"
+        assert "Acknowledged the steal alert on node-c" in str(typed["text"])
+        wait_until(
+            lambda: (
+                "Acknowledged by <@U_ALICE>" in text_of(slack_emulator.message(CHANNEL, node.ts))
+            ),  # type: ignore[arg-type]
+            what="typed ack edit",
+        )
 
         # recovery: the message is edited in place and a short reply goes in the thread
         prometheus.simulator.inject({"service": "payments", "p99_factor": 1})
@@ -158,7 +171,7 @@ def test_low_traffic_holds_and_status_says_so(
 ) -> None:
     bot = configured_http_bot(watch_yaml(prometheus.url, steal="{enabled: false}"))
     with watching(bot):
-        prometheus.wait_scraped_for(10)
+        prometheus.wait_scraped_for(WINDOW_S)
         store = bot.runtime.services.store
         summary = wait_until(
             lambda: (s := store.get(SUMMARY_KEY, cluster="prod")) and s.get("holds") and s,
@@ -167,8 +180,7 @@ def test_low_traffic_holds_and_status_says_so(
         assert any(h.startswith("batch.jobs") and "low traffic" in h for h in summary["holds"])
         status = bot.answer(bot.slash("watch status prod"))
         assert "low traffic" in str(status) and "batch.jobs" in str(status)
-        PrometheusWait = prometheus.wait_seconds
-        PrometheusWait(4)
+        cycles_ran(store, 4)  # twice `for`: a breach would have been posted by now
         assert top_level(slack_emulator) == []  # never an alert on 0.2 req/s
 
 
@@ -183,7 +195,7 @@ def test_no_data_gives_one_blind_notice_then_recovery(
         notice = wait_until(lambda: alert_messages(slack_emulator, "Watcher blind"), what="blind")[
             0
         ]
-        prometheus.wait_seconds(4)
+        cycles_ran(bot.runtime.services.store, 4)  # still blind all along
         assert len(top_level(slack_emulator)) == 1  # deduplicated, and no alert
         prometheus.simulator.inject({"service": "payments", "no_data": False})
         wait_until(
@@ -246,7 +258,7 @@ def test_rollback_button_runs_the_likely_cause_rollback_through_the_pipeline(
     wait_until(lambda: pa_mode(kube_server_with_istio) == "PERMISSIVE", what="the change applied")
 
     with watching(bot):
-        prometheus.wait_scraped_for(10)
+        prometheus.wait_scraped_for(WINDOW_S)
         prometheus.simulator.inject({"service": "checkout", "p99_factor": 8})
         alert = wait_until(lambda: alert_messages(slack_emulator, "checkout"), what="p99")[0]
         body = text_of(alert)

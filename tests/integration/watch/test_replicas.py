@@ -1,6 +1,8 @@
 """Exactly once across replicas: three replicas on one real Redis post each alert once,
 a killed lease holder hands over within one TTL without losing the resolution, a storm
-is one message, and with Redis unreachable no replica runs the watchers at all."""
+is one message, and with Redis unreachable no replica runs the watchers at all. Where a
+test says something did NOT happen, it first waits for the cycles (or lease renewals)
+that would have done it."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from bot.watch.scheduler import WatcherScheduler
 from tests.fixtures.prometheus import LivePrometheus
 from tests.integration.watch.support import (
     CHANNEL,
+    WINDOW_S,
     alert_messages,
+    cycles_ran,
     start,
     text_of,
     top_level,
@@ -55,10 +59,11 @@ def test_three_replicas_post_once_and_a_killed_holder_hands_over(
         watch_yaml(prometheus.url, lease_ttl_s=TTL, steal="{enabled: false}")
     )
     running = replicas(settings, 3)
-    prometheus.wait_scraped_for(10)
+    prometheus.wait_scraped_for(WINDOW_S)
     prometheus.simulator.inject({"service": "payments", "p99_factor": 4})
     wait_until(lambda: alert_messages(slack_emulator, "payments"), what="the alert")
-    prometheus.wait_seconds(4)  # several more cycles on every replica
+    store = running[0][0].services.store
+    cycles_ran(store, 3)  # three more cycles with the alert firing
     assert len(alert_messages(slack_emulator, "payments")) == 1
     assert sum(s.leading for _, s in running) == 1
 
@@ -82,7 +87,11 @@ def test_three_replicas_post_once_and_a_killed_holder_hands_over(
         timeout=40,
         what="the resolution, by the new holder",
     )
-    prometheus.wait_seconds(3)
+    wait_until(
+        lambda: any("Resolved" in r.text for r in slack_emulator.thread(CHANNEL, message.ts)),
+        what="the resolved reply",
+    )
+    cycles_ran(store, 3)  # a second reply would come from one of these
     replies = [r for r in slack_emulator.thread(CHANNEL, message.ts) if "Resolved" in r.text]
     assert len(replies) == 1
     assert len(alert_messages(slack_emulator, "payments")) == 1
@@ -96,15 +105,15 @@ def test_a_storm_is_one_grouped_message(
     configured_settings: Callable[[str], Settings],
 ) -> None:
     settings = configured_settings(watch_yaml(prometheus.url, storm_k=1, steal="{enabled: false}"))
-    replicas(settings, 2)
-    prometheus.wait_scraped_for(10)
+    running = replicas(settings, 2)
+    prometheus.wait_scraped_for(WINDOW_S)
     for service in ("frontend", "catalog", "checkout", "payments"):
         prometheus.simulator.inject({"service": service, "p99_ms": 5000})
     group = wait_until(
         lambda: [m for m in top_level(slack_emulator) if "alerts on cluster prod" in m.text],
         what="a grouped message",
     )[0]
-    prometheus.wait_seconds(4)
+    cycles_ran(running[0][0].services.store, 3)
     assert len(top_level(slack_emulator)) < 4  # not one post per alert
     assert "Acknowledge all" in text_of(group)
 
@@ -115,9 +124,12 @@ def test_with_redis_unreachable_no_replica_runs_the_watchers(
     replicas: Callable[[Settings, int], list[tuple[Runtime, WatcherScheduler]]],
 ) -> None:
     settings = meshbot_settings_factory(
-        "redis://127.0.0.1:1/0", watch_yaml("http://127.0.0.1:1", lease_ttl_s=1)
+        "redis://127.0.0.1:1/0", watch_yaml("http://127.0.0.1:1", lease_ttl_s=3)
     )
     running = replicas(settings, 2)
-    time.sleep(2.5)
+    wait_until(
+        lambda: all(s.keeper.failed_renewals >= 2 for _, s in running),
+        what="two failed lease renewals on every replica",
+    )
     assert not any(s.leading for _, s in running)
     assert slack_emulator.calls("chat.postMessage") == []

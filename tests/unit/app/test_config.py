@@ -92,3 +92,20 @@ def test_a_missing_secret_variable_is_named(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_settings(tmp_path / "nope.yaml", env={})
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl", "http://redis:6379", "redis:///0", "redis://host:port/0", "redis://h/db1"]
+)
+def test_a_redis_url_that_is_not_one_is_refused_without_repeating_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="REDIS_URL is not a Redis URL: use redis://") as error:
+        load_settings(env={"REDIS_URL": url})
+    assert url not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "redis://:pw@redis", "rediss://h:6380/2", "unix:///r.sock"]
+)
+def test_redis_urls_redis_py_accepts_load(url: str) -> None:
+    settings = load_settings(env={"REDIS_URL": url})
+    assert settings.secrets.redis_url is not None

@@ -15,7 +15,7 @@ from commands.changes.model import ObjectConflict, ObjectInvalid, ObjectMissing,
 from commands.core.errors import ClusterUnavailable, MetricsUnavailable
 from commands.core.ports import Sample, Services
 from commands.core.wiring import Kits
-from tests.unit.fakes import MemoryStore
+from tests.unit.fakes import MemoryStore, MovingClock
 
 Key = tuple[str, str, str, str]  # group, plural, namespace, name
 
@@ -167,17 +167,6 @@ class ScriptedMetrics:
             if fragment in promql:
                 return answer(at)
         return []
-
-
-class MovingClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
 
 
 @dataclass

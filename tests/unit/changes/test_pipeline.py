@@ -9,7 +9,6 @@ import pytest
 from commands.changes.hooks import ChangeHooks, PipelineSettings, Verdict, VerdictOutcome
 from commands.changes.machine import PolicyRule, is_change_id
 from commands.changes.model import (
-    ActionOutcome,
     ApprovalPolicy,
     Change,
     ChangeProposed,
@@ -22,7 +21,7 @@ from commands.changes.model import (
 )
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import StoreUnavailable
-from commands.core.model import Caller, Failure, Role, Text
+from commands.core.model import ActionOutcome, Caller, Failure, Role, Text
 from commands.core.ports import Services
 from tests.unit.changes.fakes import (
     MovingClock,
@@ -128,7 +127,7 @@ def test_propose_stores_a_change_with_diff_and_announces_it(cluster, clock, noti
     assert change.state is ChangeState.PROPOSED
     assert change.diff == (
         f"update PeerAuthentication shop/default ({API})",
-        '    ~ spec.mtls.mode: "PERMISSIVE" → "STRICT"',
+        "    ~ spec.mtls.mode: PERMISSIVE → STRICT",
     )
     assert change.expires_at == clock.now() + 3600
     assert notifier.names() == ["proposed"]
@@ -320,7 +319,7 @@ def test_drift_between_proposal_and_apply_is_refused_and_said(cluster, clock, no
     acted = p.approve(change.id, BOB)
     assert acted.change is not None and acted.change.state is ChangeState.FAILED
     assert "drift" in acted.change.reason
-    assert '~ spec.mtls.mode: "PERMISSIVE" → "DISABLE"' in acted.change.reason
+    assert "~ spec.mtls.mode: PERMISSIVE → DISABLE" in acted.change.reason
     assert cluster.live(ref())["spec"]["mtls"]["mode"] == "DISABLE"
     assert cluster.writes == []
 
@@ -484,18 +483,17 @@ def test_watchers_see_recent_applied_changes_and_can_roll_them_back(
     p = make(cluster, clock, notifier)
     change = propose(p)
     p.approve(change.id, BOB)
-    roles = {"U_ALICE": Role.OPERATOR, "U_VIEWER": Role.VIEWER}
-    recent = PipelineRecentChanges(p.services, roles.get)
+    recent = PipelineRecentChanges(p.services)
     found = recent.recent_changes_touching("prod", ChangeTarget(namespace="shop"), 3600)
     assert [(r.id, r.by, r.can_roll_back) for r in found] == [(change.id, "U_ALICE", True)]
     assert recent.recent_changes_touching("prod", ChangeTarget(namespace="other"), 3600) == []
     assert recent.recent_changes_touching("prod", ChangeTarget(node="node-a"), 3600) == []
     by_name = ChangeTarget(service=change.objects[0].ref.name)
     assert [r.id for r in recent.recent_changes_touching("prod", by_name, 3600)] == [change.id]
-    assert PipelineRecentChanges(p.services).rollback(change.id, "U_ALICE").started is False
-    denied = recent.rollback(change.id, "U_VIEWER")
+    assert recent.rollback(change.id, Caller("U_ALICE", None)).started is False  # no role
+    denied = recent.rollback(change.id, VIC)
     assert not denied.started and "operator role" in denied.message
-    done = recent.rollback(change.id, "U_ALICE")
+    done = recent.rollback(change.id, ALICE)
     assert done.started and cluster.live(ref())["spec"]["mtls"]["mode"] == "PERMISSIVE"
-    assert not recent.rollback(change.id, "U_ALICE").started
+    assert not recent.rollback(change.id, ALICE).started
     assert recent.recent_changes_touching("prod", ChangeTarget(namespace="shop"), 3600) == []

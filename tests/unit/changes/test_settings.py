@@ -52,6 +52,8 @@ changes:
     ("text", "field"),
     [
         ("changes: {default_policy: {approvers: [bob]}}", "changes.default_policy.approvers"),
+        ("changes: {hold_retry_s: 0.01}", "changes.hold_retry_s"),
+        ("changes: {sweep_interval_s: 0.001}", "changes.sweep_interval_s"),
         ("changes: {default_policy: {approvals: 0}}", "changes.default_policy.approvals"),
         ("changes: {mtls: {bake_window_s: 0}}", "changes.mtls.bake_window_s"),
         ("changes: {policies: [{kind: x, colour: red}]}", "changes.policies.0.colour"),

@@ -1,13 +1,18 @@
 """The import boundaries of DESIGN.md, checked for every module, including new ones.
 
 import-linter checks the contracts in pyproject.toml for the modules listed there;
-this test walks the tree so a module added later cannot slip past the same rules.
+this test walks the tree so a module added later cannot slip past the same rules: no
+module of `commands` or `bot` is part of an import loop, and every package under them
+sits in a layers contract (a new capability package has to be placed, not forgotten).
 """
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
+
+import grimp
 
 ROOT = Path(__file__).resolve().parents[3]
 IO_LIBRARIES = {"slack_bolt", "slack_sdk", "kubernetes", "redis", "httpx", "apscheduler"}
@@ -51,3 +56,63 @@ def test_only_the_cli_imports_the_sandbox() -> None:
             continue
         bad = {n for n in imported_roots(path) if n.startswith("bot.sandbox")}
         assert not bad, f"{rel} imports {sorted(bad)}"
+
+
+def import_loops() -> list[list[str]]:
+    """Groups of modules that import each other, directly or round a loop (Tarjan).
+
+    Imports under `if TYPE_CHECKING:` are left out: they never run, and a back-reference
+    typed that way (a request handler naming its server's class) loads nothing."""
+    graph = grimp.build_graph("commands", "bot", exclude_type_checking_imports=True, cache_dir=None)
+    ours = set(graph.modules)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m) & ours) for m in ours}
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for target in edges[module]:
+            if target not in order:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], order[target])
+        if low[module] == order[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1 or module in edges[module]:
+                loops.append(sorted(group))
+
+    for module in sorted(ours):
+        if module not in order:
+            visit(module)
+    return loops
+
+
+def test_no_module_is_part_of_an_import_loop() -> None:
+    assert import_loops() == []
+
+
+def layered_names() -> set[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        if contract["type"] == "layers":
+            for layer in contract["layers"]:
+                names.update(part.strip() for part in layer.replace(":", "|").split("|"))
+    return names
+
+
+def test_every_package_sits_in_a_layers_contract() -> None:
+    packages = {
+        f"{root}.{init.parent.name}"
+        for root in ("commands", "bot")
+        for init in (ROOT / root).glob("*/__init__.py")
+    }
+    layered = layered_names()
+    assert packages - layered == set(), "add these to a layers contract in pyproject.toml"
+    assert {n for n in layered if n.count(".") == 1} <= packages, "layers naming no package"

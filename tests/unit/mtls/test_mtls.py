@@ -186,7 +186,7 @@ def test_strict_proposes_a_namespace_policy_with_passing_gates() -> None:
     assert change.kind == "mtls-strict" and change.state is ChangeState.PROPOSED
     assert not change.blocked
     assert change.diff[0] == "create PeerAuthentication shop/default (security.istio.io/v1)"
-    assert '    + spec.mtls.mode: "STRICT"' in change.diff
+    assert "    + spec.mtls.mode: STRICT" in change.diff
 
 
 def test_strict_uses_v1beta1_where_v1_is_not_served() -> None:
@@ -232,7 +232,7 @@ def test_permissive_is_the_way_back_and_says_when_nothing_to_do() -> None:
     cluster.add(pa("shop", "default", "STRICT"), "peerauthentications")
     back = run(mtls_services(cluster, metrics=traffic()), "mtls permissive namespace=shop")
     assert isinstance(back, ChangeProposed) and back.change.kind == "mtls-permissive"
-    assert '    ~ spec.mtls.mode: "STRICT" → "PERMISSIVE"' in back.change.diff
+    assert "    ~ spec.mtls.mode: STRICT → PERMISSIVE" in back.change.diff
 
 
 @pytest.mark.parametrize(

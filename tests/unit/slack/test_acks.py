@@ -48,3 +48,17 @@ def test_work_waits_for_a_quiet_moment_after_the_last_arrival() -> None:
     started = time.monotonic()
     assert gate.wait_for_acks() is True
     assert 0.05 <= time.monotonic() - started < 0.5
+
+
+def test_under_steady_load_queued_work_waits_no_longer_than_the_bound_from_queueing() -> None:
+    gate = AckGate(max_wait_s=0.2, quiet_s=60.0)  # arrivals never calm down
+    with gate.awaiting_ack():
+        pass
+    done: list[int] = []
+    queued = time.monotonic()
+    held = [gate.after_acks(lambda n=n: done.append(n)) for n in range(20)]
+    time.sleep(0.25)  # every item is now past its bound
+    for work in held:  # one worker taking one item after the other: none waits again
+        work()
+    # were the bound counted from when a worker picks an item, this took 20 x 0.2 s
+    assert done == list(range(20)) and time.monotonic() - queued < 2.0

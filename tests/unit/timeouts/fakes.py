@@ -63,9 +63,9 @@ class MeshCluster(FakeCluster):
     writes: list[str] = field(default_factory=list)
     version_counter: int = 100
 
-    def add(self, obj: dict[str, Any]) -> None:
+    def add(self, obj: dict[str, Any], plural: str = "virtualservices") -> None:
         meta = obj["metadata"]
-        self.objects[("virtualservices", meta["namespace"], meta["name"])] = copy.deepcopy(obj)
+        self.objects[(plural, meta["namespace"], meta["name"])] = copy.deepcopy(obj)
 
     # VirtualServices port
     def virtual_service_api_version(self) -> str | None:
@@ -97,8 +97,14 @@ class MeshCluster(FakeCluster):
         found = self.objects.get((ref.plural, ref.namespace, ref.name))
         return copy.deepcopy(found)
 
-    def list_objects(self, api_version: str, plural: str, **_: Any) -> list[Any]:
-        return [copy.deepcopy(o) for (p, _, _), o in self.objects.items() if p == plural]
+    def list_objects(
+        self, api_version: str, plural: str, *, namespace: str | None = None, **_: Any
+    ) -> list[Any]:
+        return [
+            copy.deepcopy(o)
+            for (p, ns, _), o in self.objects.items()
+            if p == plural and namespace in (None, ns)
+        ]
 
     def _store(self, ref: ObjectRef, body: Any, dry_run: bool) -> Any:
         stored = copy.deepcopy(body)

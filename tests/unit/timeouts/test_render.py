@@ -63,9 +63,12 @@ def test_config_section_becomes_core_settings() -> None:
             "app_timeouts": {"checkout": "1.5s"},
             "margin": {"ratio": 0.5, "min": "250ms"},
             "findings_ttl": "2h",
+            "slow_p99": "2s",
+            "max_timeout": "1h",
         }
     ).to_core()
     assert core.app_timeouts_ms == {"checkout": 1500}
+    assert (core.slow_p99_ms, core.max_timeout_ms) == (2000, 3_600_000)
     assert (core.margin_ratio, core.margin_min_ms, core.findings_ttl_s) == (0.5, 250, 7200.0)
 
 
@@ -76,8 +79,48 @@ def test_config_section_becomes_core_settings() -> None:
         ({"amplification_threshold": 1}, "greater than 1"),
         ({"margin": {"min": "0s"}}, "below 1ms"),
         ({"bogus": 1}, "Extra inputs"),
+        ({"max_timeout": "99999999999999h"}, "longer than any duration Go, Istio and Envoy"),
     ],
 )
 def test_bad_config_names_the_field(raw: dict[str, object], says: str) -> None:
     with pytest.raises(ValidationError, match=says):
         TimeoutsConfig.model_validate(raw)
+
+
+def test_every_finding_shows_its_fix_and_command_in_slack_and_the_terminal() -> None:
+    from commands.timeouts.model import RouteEdit, RouteRef, Suggestion
+
+    ref = RouteRef("networking.istio.io/v1", "shop", "reviews", 0, "canary")
+    manual = Finding(
+        "to-aaaaaaaa",
+        "retries-without-timeout",
+        Severity.WARNING,
+        ref.label,
+        "no timeout: a request to reviews.shop can hang as long as it holds it " * 4,
+        fix="set a timeout above the slowest normal response of reviews.shop",
+        run="timeouts set service=reviews.shop route=reviews/canary timeout=DURATION",
+    )
+    edit = RouteEdit("reviews.shop.svc.cluster.local", ref, 2000)
+    suggested = Finding(
+        "to-bbbbbbbb",
+        "mesh-timeout-not-above-app",
+        Severity.WARNING,
+        ref.label,
+        "mesh timeout 1s is not above the app timeout 1.5s",
+        suggestion=Suggestion((edit,), ("timeout 2s: app timeout 1.5s + max(500ms, …)",)),
+        fix=edit.describe(),
+        run="timeouts fix to-bbbbbbbb",
+    )
+    report = TimeoutAudit("prod", "all namespaces", "now", "v1", 1, 1, (manual, suggested))
+    text = to_text(report)
+    assert manual.message in text  # never clipped in a terminal
+    assert "  fix: set a timeout above the slowest normal response of reviews.shop" in text
+    assert "  run: meshbot timeouts set service=reviews.shop route=reviews/canary" in text
+    assert "  fix: reviews.shop.svc.cluster.local: timeout=2s (shop/reviews route canary)" in text
+    assert "  run: meshbot timeouts fix to-bbbbbbbb" in text
+    thread = str([m.blocks for m in details(report)])
+    assert "_fix:_ set a timeout above the slowest normal response" in thread
+    assert "_run:_ `/mesh timeouts set service=reviews.shop route=reviews/canary" in thread
+    assert "_run:_ `/mesh timeouts fix to-bbbbbbbb`" in thread
+    data = json.loads(to_json(report))
+    assert [f["run"] for f in data["findings"]] == [manual.run, suggested.run]

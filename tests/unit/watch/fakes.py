@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from commands.changes.recent import ChangeRef, ChangeTarget, RollbackOutcome
 from commands.core.errors import MetricsUnavailable
+from commands.core.model import Caller
 from commands.core.ports import Sample
 from commands.watch.alerts import Alert, Effect, Group
-from commands.watch.cycle import NotifyFailed
+from commands.watch.ports import NotifyFailed
 from commands.watch.queries import STAT
 
 
@@ -124,8 +125,8 @@ class FakeChanges:
         self.asked.append(target)
         return [r for r in self.refs if target.service and target.service in r.summary]
 
-    def rollback(self, change_id: str, user: str) -> RollbackOutcome:
-        self.rolled_back.append((change_id, user))
+    def rollback(self, change_id: str, caller: Caller) -> RollbackOutcome:
+        self.rolled_back.append((change_id, caller.user_id))
         return RollbackOutcome(True, "rollback proposed")
 
 

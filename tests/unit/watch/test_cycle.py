@@ -3,14 +3,16 @@ replicas and lost leases, Slack failures."""
 
 from __future__ import annotations
 
-import time
-
 from commands.changes.recent import ChangeRef
+from commands.core.model import Caller, Role
+from commands.watch.actions import acknowledge_alert
 from commands.watch.alerts import Alert, AlertState
-from commands.watch.commands import INDEX_KEY, LatencyPolicy, StealPolicy, WatchPolicy
-from commands.watch.cycle import CyclePorts, WatchCycle, alert_key
+from commands.watch.commands import LatencyPolicy, StealPolicy, WatchPolicy
+from commands.watch.cycle import WatchCycle
+from commands.watch.ports import CyclePorts
 from commands.watch.rules import RuleSpec
-from tests.unit.fakes import FixedClock, MemoryStore
+from commands.watch.store import INDEX_KEY, alert_key
+from tests.unit.fakes import FixedClock, MemoryStore, services
 from tests.unit.watch.fakes import (
     FakeChanges,
     FakePods,
@@ -94,6 +96,20 @@ def test_a_breach_posts_once_after_for_and_recovery_edits_and_replies() -> None:
     assert rig.alerts() == []  # out of the active index
     rig.tick(2)
     assert rig.notifier.kinds().count("post") == 1
+
+
+def test_an_acknowledgement_typed_anywhere_is_shown_by_the_next_cycle_once() -> None:
+    rig = Rig()
+    rig.metrics.set_service("payments", 900)
+    rig.tick(2)
+    (alert,) = rig.alerts()
+    acted = acknowledge_alert(services(rig.store), Caller("U_ALICE", Role.OPERATOR), alert.id)
+    assert acted.changed  # e.g. `meshbot alert ack ID` on a bastion host: no Slack client
+    rig.tick()
+    assert rig.notifier.kinds() == ["post", "chart", "edit"]
+    assert rig.notifier.sent[-1].state == "acknowledged"
+    rig.tick(2)
+    assert rig.notifier.kinds().count("edit") == 1
 
 
 def test_low_traffic_is_held_and_said_in_the_summary() -> None:
@@ -203,17 +219,14 @@ def test_the_likely_cause_and_the_meshed_pods_are_attached() -> None:
     assert rig.changes.asked[0].service == "payments"
 
 
-def test_five_thousand_services_one_query_and_fast_evaluation() -> None:
+def test_five_thousand_services_cost_one_query_and_touch_only_the_breaching() -> None:
     rig = Rig(steal=None)
     for i in range(5000):
         rig.metrics.set_service(f"svc{i}", 900 if i % 1000 == 0 else 100)
     rig.tick()
     rig.metrics.queries.clear()
-    started = time.perf_counter()
     rig.tick()
-    elapsed = time.perf_counter() - started
     assert len(rig.metrics.queries) == 1
     summary = rig.store.get("watch:summary", cluster="prod")
     assert summary["evaluated"] == 5000
-    assert summary["eval_ms"] < 200, summary["eval_ms"]
-    assert elapsed < 1.0
+    assert len(rig.alerts()) == 5  # how fast: tests/bench/bench_watch.py measures it

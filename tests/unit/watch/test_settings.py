@@ -37,6 +37,10 @@ def test_for_seconds_become_whole_cycles_and_per_cluster_blocks_replace() -> Non
         ("watchers: {steal: {node_label: instance}}", "watchers.steal"),
         ("watchers: {runbooks: {latency: ftp://x}}", "watchers"),
         ("watchers: {cycle_s: 0}", "watchers.cycle_s"),
+        ("watchers: {cycle_s: 0.001}", "watchers.cycle_s"),
+        ("watchers: {lease_ttl_s: 1}", "watchers.lease_ttl_s"),
+        ("watchers: {cycle_s: 5, lease_ttl_s: 120}", "lease_ttl_s 120 s is too long"),
+        ("watchers: {renotify_s: 1}", "watchers.renotify_s"),
     ],
 )
 def test_a_bad_watchers_section_fails_at_start_with_the_field(

@@ -1,0 +1,110 @@
+"""Rolling a change back: restore every object it wrote to its `before` snapshot.
+
+Why this exists: a rollback is a write to a live cluster made under pressure (an alert
+is firing), so it is held to the same care as an apply. It needs the operator role (or
+an approver of the change's policy when the policy says `rollback_needs_approver`),
+claims the change atomically (a double click rolls back once), and refuses — writing
+nothing — when anyone changed the objects since the change wrote them. A restore that
+fails part-way leaves the change failed with the snapshots it could not restore, so a
+second rollback can finish the job.
+"""
+
+from __future__ import annotations
+
+from commands.changes.diffs import drift, same_object
+from commands.changes.ledger import Ledger, unknown
+from commands.changes.machine import (
+    claim_rollback,
+    fail,
+    may_approve,
+    rollback_refused,
+    rolled_back,
+)
+from commands.changes.model import Change, ChangeActed
+from commands.changes.writes import Restore, restore
+from commands.core.errors import PortError
+from commands.core.model import ActionOutcome, Caller, Refusal, Role
+from commands.core.ports import Cluster
+
+
+def rollback(ledger: Ledger, change_id: str, caller: Caller, reason: str = "") -> ChangeActed:
+    """Restore what the change wrote; refused, writing nothing, on drift."""
+    change = ledger.records.find(change_id)
+    if change is None:
+        return unknown(change_id, "rollback")
+    refusal = may_roll_back(ledger, change, caller)
+    if refusal is not None:
+        return ledger.refused(change, "rollback", caller, refusal)
+    now = ledger.clock.now()
+    step = ledger.move(change, lambda c: claim_rollback(c, caller.user_id, now, reason))
+    if isinstance(step, Refusal):
+        return ledger.refused(change, "rollback", caller, step)
+    change = step.after
+    cluster = ledger.services.clusters.get(change.cluster)
+    if cluster is None:
+        return refused(ledger, change, f"cluster {change.cluster} is not configured")
+    try:
+        drifted = drift_since_written(cluster, change)
+    except PortError as exc:
+        return refused(ledger, change, f"could not read the live objects: {exc}")
+    if drifted:
+        return refused(
+            ledger,
+            change,
+            "someone changed the objects since this change wrote them: " + "; ".join(drifted),
+        )
+    return recorded(ledger, change, restore(cluster, change.snapshots))
+
+
+def may_roll_back(ledger: Ledger, change: Change, caller: Caller) -> Refusal | None:
+    if caller.role is None or caller.role.value < Role.OPERATOR.value:
+        return Refusal("rolling back needs the operator role")
+    if change.policy.rollback_needs_approver and not may_approve(
+        change.policy, caller.user_id, caller.role, ledger.kit.hooks.members
+    ):
+        return Refusal(f"rolling back {change.kind} changes on {change.cluster} needs an approver")
+    return None
+
+
+def drift_since_written(cluster: Cluster, change: Change) -> list[str]:
+    """How each object differs from what the change wrote (empty: untouched since)."""
+    lives = [cluster.get_object(s.ref) for s in change.snapshots]
+    return [
+        line
+        for s, live in zip(change.snapshots, lives, strict=True)
+        if not same_object(s.after, live)
+        for line in drift(s.ref, s.after, live)
+    ]
+
+
+def recorded(ledger: Ledger, change: Change, undone: Restore) -> ChangeActed:
+    """rolling back → rolled back, or failed with what could not be restored."""
+    now = ledger.clock.now()
+    if undone.failed:
+        left = tuple(s for s, _ in undone.failed)
+        why = f"rollback failed part-way: {undone.describe()}"
+        after = ledger.moved_to(
+            change, lambda c: fail(c, why, now, snapshots=left, event="rollback failed")
+        )
+        return ChangeActed(change.id, "rollback", ActionOutcome.REFUSED, why, after)
+    after = ledger.moved_to(change, lambda c: rolled_back(c, now))
+    return ChangeActed(
+        change.id,
+        "rollback",
+        ActionOutcome.DONE,
+        f"Rolled back {change.id}: {undone.describe()}",
+        after,
+    )
+
+
+def refused(ledger: Ledger, change: Change, why: str) -> ChangeActed:
+    """Back to where the change was before the rollback started; nothing was written."""
+    now = ledger.clock.now()
+    after = ledger.moved_to(change, lambda c: rollback_refused(c, why, now))
+    return ChangeActed(
+        change.id,
+        "rollback",
+        ActionOutcome.REFUSED,
+        f"Rollback of {change.id} refused, nothing written: {why}",
+        after,
+    )
