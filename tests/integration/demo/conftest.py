@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,16 @@ class RunningDemo:
     url: str
     reader: threading.Thread
     output: list[str] = field(default_factory=list)
+
+    def wait_output(self, text: str, timeout: float = 30.0) -> str:
+        """The first line of the demo's output containing `text` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.output) if text in line), None)
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} in the demo's output:\n{''.join(self.output)}")
 
     def stop(self, sig: int = signal.SIGINT, group: bool = True) -> int:
         """Ctrl-C as a terminal sends it (to the process group), or a signal to the pid."""
