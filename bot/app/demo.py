@@ -28,7 +28,6 @@ from typing import IO
 import httpx
 
 from bot.adapters.embedded_redis import EmbeddedRedis
-from bot.app.runtime import build_registry
 from bot.sandbox.demo import APPROVERS_GROUP, MESH_OPS, ONCALL, DemoWorld, free_port
 from bot.sandbox.slack.web import CommandHint
 
@@ -93,7 +92,12 @@ def demo(args: list[str]) -> int:
 
 
 def command_hints() -> list[CommandHint]:
-    """The composer's command list: meshbot's own registry, as `/mesh help` lists it."""
+    """The composer's command list: meshbot's own registry, as `/mesh help` lists it.
+
+    Imported here, not at the top: the registry pulls in every adapter (seconds on a
+    busy machine), and this runs while meshbot's own process starts."""
+    from bot.app.runtime import build_registry
+
     return [CommandHint(s.name, s.usage, s.summary, s.role.label) for s in build_registry().specs()]
 
 
@@ -137,7 +141,7 @@ class DemoRun:
 
     def __init__(self, port: int, use_prometheus: bool = True) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="meshbot-demo-"))
-        self.world = DemoWorld(self.workdir, port, command_hints(), use_prometheus)
+        self.world = DemoWorld(self.workdir, port, use_prometheus=use_prometheus)
         self.valkey = EmbeddedRedis(self.workdir)
         self.meshbot: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -156,6 +160,7 @@ class DemoRun:
         config = self.workdir / "meshbot.yaml"
         config.write_text(meshbot_config(self.world, http_port, health_port), encoding="utf-8")
         self._spawn(config, redis_url)
+        self.world.show_commands(command_hints())
         if not self.world.wait_prometheus() and self.world.prometheus_url:
             # it failed after meshbot was told about it: restart meshbot without it
             self.world.prometheus_url = None
@@ -163,9 +168,7 @@ class DemoRun:
             config.write_text(meshbot_config(self.world, http_port, health_port), "utf-8")
             self._spawn(config, redis_url)
         self._wait_ready(f"http://127.0.0.1:{health_port}/readyz")
-        self.world.emulator.web.relay.request_url = (  # type: ignore[union-attr]
-            f"http://127.0.0.1:{http_port}/slack/events"
-        )
+        self.world.face.relay.request_url = f"http://127.0.0.1:{http_port}/slack/events"
         self._welcome()
 
     def _spawn(self, config: Path, redis_url: str) -> None:

@@ -87,6 +87,7 @@ class DemoWorld:
     commands: Sequence[CommandHint] = ()
     use_prometheus: bool = True
     emulator: SlackEmulator = field(init=False)
+    face: WebFace = field(init=False)
     kube: KubeTestServer = field(init=False)
     simulator: MetricsSimulator = field(init=False)
     exporter: MetricsExporter = field(init=False)
@@ -141,9 +142,8 @@ class DemoWorld:
         emulator.add_usergroup(f"@{APPROVERS_GROUP}", ["U0BOB"], usergroup_id="S0APPROVERS")
         emulator.add_channel(MESH_OPS, "mesh-ops")
         emulator.add_channel(ONCALL, "oncall")
-        emulator.web = WebFace(
-            emulator, PERSONAS, self.commands, title="meshbot demo", topics=TOPICS
-        )
+        self.face = WebFace(emulator, PERSONAS, self.commands, title="meshbot demo", topics=TOPICS)
+        emulator.web = self.face
         self.emulator = emulator.start()
         self._stops.append(("slack", emulator.stop))
 
@@ -198,6 +198,11 @@ class DemoWorld:
         """True once Prometheus serves; False when there is none or it failed to start."""
         self._prometheus_done.wait(timeout)
         return self.prometheus is not None
+
+    def show_commands(self, commands: Sequence[CommandHint]) -> None:
+        """The composer's command list (known once the app's registry is loaded)."""
+        self.commands = commands
+        self.face.commands = list(commands)
 
     def post_notice(self, channel: str, text: str) -> None:
         """A message from the demo itself (not from meshbot) in a channel."""
