@@ -121,6 +121,27 @@ PORT_HELP = "port on 127.0.0.1 (default {default}; 0: any free port)"
 
 CLI_COMMANDS: tuple[CliCommand, ...] = (
     CliCommand(
+        "demo",
+        RUNNING,
+        "Try meshbot locally: a Slack workspace in your browser, a demo cluster, its traffic",
+        "bot.app.demo:demo_command",
+        (
+            Flag("--port", PORT_HELP.format(default=3300), "N", port, default=3300),
+            Flag("--open", "open the page in a browser"),
+            Flag(
+                "--no-prometheus",
+                "run as where Prometheus is not installed (no watchers, no traffic data)",
+            ),
+        ),
+        details=(
+            "Everything on 127.0.0.1, nothing to configure: the embedded store, the Kubernetes "
+            "API test server with a demo cluster, the metrics simulator and real Prometheus "
+            "(when installed) with an hour of history, the Slack emulator with a workspace "
+            "page, and meshbot itself in HTTP mode. Prints one URL; Ctrl-C stops it all."
+        ),
+        examples=("meshbot demo", "meshbot demo --port 8080 --open"),
+    ),
+    CliCommand(
         "serve",
         RUNNING,
         "Run the Slack bot: Socket Mode by default, or HTTP with --http",

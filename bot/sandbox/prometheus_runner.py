@@ -117,7 +117,9 @@ class PrometheusProcess:
         retention: str = "10y",
         binary: str = PROMETHEUS,
         extra_args: Sequence[str] = (),
+        port: int = 0,
     ) -> None:
+        """``port`` 0: a free one, chosen at start (retried if taken meanwhile)."""
         self.targets = list(targets)
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="meshbot-prom-"))
@@ -126,7 +128,8 @@ class PrometheusProcess:
         self.retention = retention
         self.binary = binary
         self.extra_args = list(extra_args)
-        self.port = 0
+        self._fixed_port = port
+        self.port = port
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -142,8 +145,10 @@ class PrometheusProcess:
     def log_path(self) -> Path:
         return self.workdir / "prometheus.log"
 
-    def start(self, timeout: float = 30.0) -> PrometheusProcess:
-        """Start and wait until ready and (with targets) until every target was scraped."""
+    def start(self, timeout: float = 30.0, wait_for_scrape: bool = True) -> PrometheusProcess:
+        """Start and wait until ready and (with targets, unless ``wait_for_scrape`` is
+        False) until every target was scraped: Prometheus 2.42 applies new targets only
+        every 5 s, so that wait is ~6 s."""
         if self._process is not None:
             return self
         binary = _binary(self.binary)
@@ -153,7 +158,7 @@ class PrometheusProcess:
         consoles.mkdir(exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):  # the free port may be taken between probe and bind
-            self.port = _free_port()
+            self.port = self._fixed_port or _free_port()
             self._log = self.log_path.open("ab")
             self._process = subprocess.Popen(
                 [
@@ -177,11 +182,13 @@ class PrometheusProcess:
             except PrometheusError:
                 exited = self._process.poll() is not None
                 self.stop(remove=False)
-                if not exited or attempt == 2 or "address already in use" not in self.log_tail():
+                retry = not self._fixed_port and "address already in use" in self.log_tail()
+                if not exited or attempt == 2 or not retry:
                     self._cleanup()
                     raise
         try:
-            self._wait_first_scrape(timeout)
+            if wait_for_scrape:
+                self._wait_first_scrape(timeout)
         except PrometheusError:
             self.stop()
             raise

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from bot.sandbox.slack import methods
 from bot.sandbox.slack.records import Ack, Call, Recorder, ResponsePost
@@ -29,6 +29,14 @@ from bot.sandbox.slack.workspace import (
     Usergroup,
     Workspace,
 )
+
+
+class WebFace(Protocol):
+    """A browser face served beside the Web API (bot.sandbox.slack.web)."""
+
+    def handle(self, handler: Any, path: str, query: str, raw: bytes) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class SlackEmulator:
@@ -63,6 +71,7 @@ class SlackEmulator:
         self._host = host
         self._port = port
         self._http: EmulatorHTTPServer | None = None
+        self.web: WebFace | None = None  # set to serve a browser workspace too
         self._responses = ResponseUrls(
             self.workspace, self.recorder, lambda: self.url, lambda: self.strict_fallback_text
         )
@@ -73,12 +82,17 @@ class SlackEmulator:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> SlackEmulator:
-        self._http = EmulatorHTTPServer(self, self._host, self._port)
+        self._http = EmulatorHTTPServer(self, self._host, self._port, web=self._web_routes)
         self._http.start()
         self.socket.start()
         return self
 
+    def _web_routes(self, handler: Any, path: str, query: str, raw: bytes) -> bool:
+        return self.web is not None and self.web.handle(handler, path, query, raw)
+
     def stop(self) -> None:
+        if self.web is not None:
+            self.web.close()
         self.socket.stop()
         if self._http is not None:
             self._http.stop()

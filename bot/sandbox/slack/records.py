@@ -107,14 +107,17 @@ class Recorder:
         self.calls: list[Call] = []
         self.responses: list[ResponsePost] = []
         self.acks: list[Ack] = []
+        self.version = 0  # bumped on every record and notify: "something changed"
 
     def add(self, kind: str, item: Any) -> None:
         with self.cond:
             getattr(self, kind).append(item)
+            self.version += 1
             self.cond.notify_all()
 
     def notify(self) -> None:
         with self.cond:
+            self.version += 1
             self.cond.notify_all()
 
     def clear(self) -> None:

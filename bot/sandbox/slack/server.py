@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -141,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status, body = backend.handle_response_url(segments[1], params)
             self._send_json(status, body)
+        elif self.server.web is not None and self.server.web(self, parts.path, parts.query, raw):
+            return
         else:
             self._send_json(404, {"ok": False, "error": "not_found"})
 
@@ -161,15 +164,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, body, headers)
 
 
+# Extra routes (the browser workspace, web/): (handler, path, query, body) -> handled?
+WebRoutes = Callable[[BaseHTTPRequestHandler, str, str, bytes], bool]
+
+
 class EmulatorHTTPServer(ThreadingHTTPServer):
     """A threaded HTTP server bound to a backend; ``start()`` serves in a thread."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        web: WebRoutes | None = None,
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.backend = backend
+        self.web = web
         self._thread: threading.Thread | None = None
 
     @property

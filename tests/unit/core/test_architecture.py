@@ -48,7 +48,8 @@ def test_only_the_kube_adapter_and_the_sandbox_import_kubernetes() -> None:
         assert not bad, f"{rel} imports kubernetes"
 
 
-CLI_MODULES = {"bot/app/cli.py", "bot/app/cli_sandbox.py"}  # the CLI and its `sandbox …` commands
+# the CLI, its `sandbox …` commands and `meshbot demo`, which runs the stand-ins
+CLI_MODULES = {"bot/app/cli.py", "bot/app/cli_sandbox.py", "bot/app/demo.py"}
 
 
 def test_only_the_cli_imports_the_sandbox() -> None:
