@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.redis_store import RedisStore
-from bot.app.cli import local_command
+from bot.app.cli_local import run as local_command
 from commands.watch.alerts import Alert, AlertState, Effect, fire, new_alert
 from commands.watch.store import AlertStore
 from tests.processes import CLEARED_PREFIXES
@@ -87,6 +87,6 @@ def test_acknowledge_from_the_terminal_refusals_and_usage(cli: Run, alerts: Aler
     wrong = cli("alert", "silence", alert.id, "--for", "2h")
     assert wrong.returncode == 2
     assert "must be one of 1h, 4h" in wrong.stdout + wrong.stderr
-    assert "meshbot alert silence ID for=1h|4h" in wrong.stdout + wrong.stderr
+    assert "meshbot alert silence ID --for 1h|4h" in wrong.stdout + wrong.stderr
     stored = alerts.get(alert.id)
     assert stored is not None and stored.state is AlertState.ACKNOWLEDGED
