@@ -68,6 +68,7 @@ class Decision:
     attributes: Attributes
     allowed: bool
     reason: str
+    review: bool = False  # an access review's answer, not a request that was made
 
 
 def _matches(rule: dict[str, Any], a: Attributes) -> bool:
@@ -114,9 +115,9 @@ class Authorizer:
         self._lock = threading.Lock()
         self.decisions: list[Decision] = []  # every decision, for tests to inspect
 
-    def decide(self, user: ServiceAccountUser, a: Attributes) -> Decision:
+    def decide(self, user: ServiceAccountUser, a: Attributes, review: bool = False) -> Decision:
         allowed, reason = self._evaluate(user, a)
-        decision = Decision(user.username, a, allowed, reason)
+        decision = Decision(user.username, a, allowed, reason, review)
         with self._lock:
             self.decisions.append(decision)
         return decision
@@ -197,7 +198,7 @@ class Authorizer:
         else:
             non_resource = spec.get("nonResourceAttributes") or {}
             a = Attributes(verb=non_resource.get("verb", ""), path=non_resource.get("path", ""))
-        decision = self.decide(user, a)
+        decision = self.decide(user, a, review=True)
         out = dict(body)
         out.setdefault("apiVersion", "authorization.k8s.io/v1")
         out.setdefault("kind", "SelfSubjectAccessReview")
