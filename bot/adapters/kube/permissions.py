@@ -55,7 +55,8 @@ CALLS: tuple[ApiCall, ...] = (
     # -- status, discovery ---------------------------------------------------------------
     ApiCall("status", "", ("/version",), ("get",), "KubeCluster.server_version",
             "`status` and preflight read the server version", default_role=True),
-    ApiCall("mtls, timeouts", "", ("/apis/*",), ("get",), "ObjectsMixin.served_versions",
+    ApiCall("mtls, timeouts", "", ("/apis/*",), ("get",),
+            "ObjectsMixin.served_versions; virtual_service_api_version",
             "which security.istio.io / networking.istio.io versions are served",
             default_role=True),
     # -- preflight ---------------------------------------------------------------------
@@ -149,6 +150,14 @@ INSTALL_CALLS: tuple[ApiCall, ...] = (
             "remote istiod endpoints"),
 )
 # fmt: on
+
+
+# Adapter methods no command calls, so nothing is granted for them: a command that starts
+# calling one needs its rule above (the least-privilege test then shows the 403 otherwise).
+NOT_GRANTED = {
+    "patch_object": "no change is written as a patch: the pipeline replaces whole objects "
+    "with resourceVersion preconditions",
+}
 
 
 def rules(calls: tuple[ApiCall, ...]) -> list[dict[str, Any]]:

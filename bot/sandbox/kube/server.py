@@ -284,7 +284,8 @@ class KubeTestServer:
 
         401 for a token that is neither the admin's nor one this server minted and
         still honours."""
-        bearer = (authorization or "").removeprefix("Bearer ").strip()
+        scheme, _, bearer = (authorization or "").strip().partition(" ")
+        bearer = bearer.strip() if scheme.lower() == "bearer" else ""
         if bearer and looks_like_jwt(bearer):
             return self.tokens.authenticate(bearer)
         if self.token and bearer != self.token:
