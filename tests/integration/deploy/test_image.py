@@ -252,12 +252,19 @@ def test_the_installed_entrypoint_serves_the_charts_rendered_config(
             REDIS_URL=clean_redis,
         )
         command = [
-            "runuser", "-u", "nobody", "--", "env", "HOME=/tmp",
-            str(installed.venv / "bin" / "meshbot"),
-            "serve", "--config", str(rendered / "meshbot.yaml"),
+            str(installed.venv / "bin" / "meshbot"), "serve", "--config",
+            str(rendered / "meshbot.yaml"),
         ]  # fmt: skip
-        process = subprocess.Popen(
-            command, env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        process = subprocess.Popen(  # as nobody, and SIGTERM straight to meshbot
+            command,
+            env=env,
+            cwd="/",
+            user="nobody",
+            group="nogroup",
+            extra_groups=[],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             ready = wait_http(f"http://127.0.0.1:{health}/readyz", timeout=60, ok_only=True)
