@@ -48,7 +48,8 @@ def _cluster(name: str) -> Subject:
 
 def unknown(check_id: str, subject: Subject, what: str, reason: str) -> CheckResult:
     fix = (
-        "give meshbot's credentials read access to it (see manifests/ RBAC)"
+        "grant the ClusterRole from the Helm chart (helm/meshbot, values `rbac.create`), "
+        "see README 'Install in a cluster'"
         if "403" in reason or "may not" in reason
         else None
     )

@@ -16,7 +16,12 @@ import pytest
 import yaml
 
 from bot.adapters.kube import permissions
+from bot.app.config import load_settings
+from bot.app.runtime import build_runtime
+from bot.core.dispatch import run_command
 from bot.sandbox.kube import KubeTestServer
+from commands.core.model import Caller, Role
+from commands.preflight.model import PreflightReport, Status
 from tests.fixtures.prometheus import LivePrometheus
 from tests.integration.deploy.readme_commands import (
     assert_least_privilege,
@@ -74,10 +79,11 @@ def test_every_readme_command_works_under_meshbots_role_and_uses_all_of_it(
 
 
 def test_a_rule_taken_away_shows_up_as_a_refusal(
-    kube_server_with_istio: KubeTestServer, tmp_path: Path
+    kube_server_with_istio: KubeTestServer, tmp_path: Path, clean_redis: str, key_prefix: str
 ) -> None:
     """The check above would catch a missing rule: without `list nodes`, preflight's node
-    read is refused, and the server's decisions name it."""
+    read is refused, the user is told to grant the chart's ClusterRole, and the server's
+    decisions name the refusal."""
     from bot.adapters.kube import KubeCluster
     from commands.preflight.model import InventoryForbidden
 
@@ -102,5 +108,19 @@ def test_a_rule_taken_away_shows_up_as_a_refusal(
             cluster.list_nodes()
     finally:
         cluster.close()
+    config = tmp_path / "meshbot.yaml"
+    config.write_text(
+        f"redis: {{key_prefix: {key_prefix}}}\nclusters: {{mesh: {{kubeconfig: {kubeconfig}}}}}\n"
+    )
+    settings = load_settings(config, env={"REDIS_URL": clean_redis})
+    with build_runtime(settings) as runtime:
+        report = run_command(runtime, "preflight", Caller("U_ALICE", Role.VIEWER))
+    assert isinstance(report, PreflightReport)
+    refused = [c for c in report.checks if c.status is Status.UNKNOWN and "403" in c.message]
+    assert refused, report.checks
+    assert refused[0].fix == (
+        "grant the ClusterRole from the Helm chart (helm/meshbot, values `rbac.create`), "
+        "see README 'Install in a cluster'"
+    )
     with pytest.raises(AssertionError, match="list nodes"):
         assert_least_privilege(server, USER)
