@@ -16,6 +16,7 @@ The admin kubeconfig (any other token, or none) keeps the server's allow-all.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +114,8 @@ class Authorizer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self.decisions: list[Decision] = []  # every decision, for tests to inspect
+        # recent decisions, for tests to inspect (bounded: a sandbox may serve for days)
+        self.decisions: deque[Decision] = deque(maxlen=200_000)
 
     def decide(self, user: ServiceAccountUser, a: Attributes, review: bool = False) -> Decision:
         allowed, reason = self._evaluate(user, a)
