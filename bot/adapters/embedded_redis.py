@@ -41,6 +41,7 @@ from redis.retry import Retry
 
 from bot.adapters import valkey_process as proc
 from bot.adapters.valkey_process import ServerFiles, ValkeyStartError
+from bot.core.settings import ConfigError
 
 log = logging.getLogger(__name__)
 PRESENCE = "meshbot-presence"
@@ -75,7 +76,16 @@ class EmbeddedRedis:
         with self._guard:
             if self._presence is None:
                 self.started_here = False
-                proc.private_dir(self.data_dir)
+                try:
+                    proc.private_dir(self.data_dir)
+                except ValkeyStartError:
+                    raise
+                except OSError as exc:  # e.g. a container user whose home is not writable
+                    raise ConfigError(
+                        f"redis.data_dir: cannot create {self.data_dir} for the embedded store "
+                        f"({exc.strerror}); set redis.data_dir to a writable directory, or "
+                        "REDIS_URL"
+                    ) from None
                 with self._locked():
                     self._join_or_start()
                     self._presence = self._present()

@@ -18,15 +18,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import errors, openapi, protobuf
 from .errors import ApiError
+from .rbac import Attributes
 from .resources import ResourceType
 from .store import dumps
 from .writes import parse_body
 
 if TYPE_CHECKING:
     from .server import KubeTestServer
+    from .tokens import ServiceAccountUser
 
 log = logging.getLogger(__name__)
 GRACEFUL_DELETE = frozenset({("", "pods"), ("", "namespaces")})
+TOKEN = ("token", ("", "serviceaccounts"))  # TokenRequest: serviceaccounts/NAME/token
 
 
 class KubeRequestHandler(BaseHTTPRequestHandler):
@@ -36,6 +39,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "meshbot-kube-sandbox"
     sandbox: KubeTestServer
+    user: ServiceAccountUser | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -73,6 +77,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         cpu_started = time.thread_time()
         self._status = 0
         self._streamed = 0.0
+        self.user = None
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
@@ -92,7 +97,8 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         finally:
             elapsed = time.perf_counter() - started - self._streamed
             cpu = time.thread_time() - cpu_started
-            self.sandbox._record(method, self.path, self._status, elapsed, cpu)
+            user = self.user.username if self.user is not None else ""
+            self.sandbox._record(method, self.path, self._status, elapsed, cpu, user)
 
     def _apply_fault(self, method: str) -> bool:
         """Returns False when the fault answered (or dropped) the request."""
@@ -124,9 +130,8 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         return True
 
     def _check_auth(self) -> None:
-        token = self.sandbox.token
-        if token and self.headers.get("Authorization") != f"Bearer {token}":
-            raise ApiError(401, "Unauthorized", "Unauthorized")
+        """Who is asking: None (the admin, allowed everything) or a ServiceAccount (RBAC)."""
+        self.user = self.sandbox.authenticate(self.headers.get("Authorization"))
 
     def _send_bytes(
         self,
@@ -178,6 +183,11 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         if parts and parts[0] == "_sandbox":
             self._send_json(*sb._control(method, parts[1:], parse_body(body) if body else {}))
             return
+        resource_request = (parts[:1] == ["api"] and len(parts) >= 3) or (
+            parts[:1] == ["apis"] and len(parts) >= 4
+        )
+        if self.user is not None and not resource_request:
+            sb.rbac.check(self.user, Attributes(verb=method.lower(), path=path))
         if method == "GET":
             doc = self._discovery(parts)
             if doc is not None:
@@ -244,8 +254,12 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) > 2 else None
         if name and rt.namespaced and namespace is None:
             raise errors.path_not_found(self.path)
-        if sub and not (sub == "status" and rt.has_status):
+        if sub and not (sub == "status" and rt.has_status) and (sub, rt.key) != TOKEN:
             raise errors.path_not_found(self.path)
+        if self.user is not None:
+            verb = _rbac_verb(method, name, query)
+            attributes = Attributes(verb, group, rt.plural, sub or "", namespace or "", name or "")
+            sb.rbac.check(self.user, attributes)
         dry = query.get("dryRun", "")
         if dry not in ("", "All"):
             raise errors.bad_request(f"Invalid dryRun value: {dry}; only All is supported")
@@ -273,9 +287,14 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
                 self._send_bytes(200, sb.reader.list(rt, namespace, query))
         elif method == "POST" and not name:
             if rt.key == ("authorization.k8s.io", "selfsubjectaccessreviews"):
-                self._send_json(201, sb.access.review(parse_body(body)))
+                if self.user is not None:
+                    self._send_json(201, sb.rbac.review(self.user, parse_body(body)))
+                else:
+                    self._send_json(201, sb.access.review(parse_body(body)))
                 return
             self._send_json(201, sb.writer.create(rt, namespace, parse_body(body), dry))
+        elif method == "POST" and name and (sub, rt.key) == TOKEN and namespace:
+            self._send_json(201, sb.tokens.request(namespace, name, parse_body(body)))
         elif method == "PUT" and name:
             obj, created = sb.writer.update(rt, namespace, name, parse_body(body), sub, dry)
             self._send_json(201 if created else 200, obj)
@@ -296,6 +315,17 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, listed)
         else:
             raise errors.method_not_allowed()
+
+
+def _rbac_verb(method: str, name: str | None, query: dict[str, str]) -> str:
+    """The authorizer's verb for an HTTP request, as kube-apiserver's RequestInfo has it."""
+    if method == "GET":
+        if query.get("watch") in ("true", "1"):
+            return "watch"
+        return "get" if name else "list"
+    if method == "DELETE" and not name:
+        return "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
 
 
 def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,38 @@ MESSAGES: dict[str, dict[int, tuple[str, Kind]]] = {
         6: ("ignoreStoreReadErrorWithClusterBreakingPotential", "bool?"),
     },
     "Preconditions": {1: ("uid", "string?"), 2: ("resourceVersion", "string?")},
+    # authentication.k8s.io/v1 (kubectl create token) and authorization.k8s.io/v1
+    # (kubectl auth can-i); their status fields are the server's to fill, so not read.
+    "TokenRequest": {1: ("metadata", "ObjectMeta"), 2: ("spec", "TokenRequestSpec")},
+    "TokenRequestSpec": {
+        1: ("audiences", ("repeated", "string")),
+        4: ("expirationSeconds", "int?"),
+        3: ("boundObjectRef", "BoundObjectReference?"),
+    },
+    "BoundObjectReference": {
+        1: ("kind", "string"),
+        2: ("apiVersion", "string"),
+        3: ("name", "string"),
+        4: ("uid", "string"),
+    },
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "SelfSubjectAccessReviewSpec"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes?"),
+        2: ("nonResourceAttributes", "NonResourceAttributes?"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string"),
+        2: ("verb", "string"),
+        3: ("group", "string"),
+        4: ("version", "string"),
+        5: ("resource", "string"),
+        6: ("subresource", "string"),
+        7: ("name", "string"),
+    },
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
 }
 # (apiVersion, kind) of the top-level objects decoded; DeleteOptions comes as either.
 SUPPORTED = {
@@ -116,6 +148,8 @@ SUPPORTED = {
     ("v1", "Namespace"),
     ("v1", "DeleteOptions"),
     ("meta.k8s.io/v1", "DeleteOptions"),
+    ("authentication.k8s.io/v1", "TokenRequest"),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
 }
 _EMPTY: tuple[Any, ...] = ("", 0, False, None, {}, [])
 
@@ -244,7 +278,8 @@ def decode(body: bytes) -> dict[str, Any]:
         shown = f"{api_version}/{kind}" if api_version else kind or "(no kind)"
         raise ProtobufError(
             f"protobuf bodies of kind {shown} are not supported by the sandbox (it decodes "
-            "Secret, ConfigMap, Namespace and DeleteOptions); send JSON instead"
+            "Secret, ConfigMap, Namespace, DeleteOptions, TokenRequest and "
+            "SelfSubjectAccessReview); send JSON instead"
         )
     raw = _bytes(envelope.get(2, b""))
     return {"apiVersion": api_version, "kind": kind, **_message(kind, raw)}

@@ -4,10 +4,13 @@ Tests, benchmarks and the local demo need a cluster that the official client and
 can talk to through an ordinary kubeconfig. This class owns the HTTP server thread, the
 store and resource table, the fault rules and the SSAR access policy, and records each
 request's server-side time so benchmarks can tell server cost from client cost.
+HTTPS on the same port (``tls``), ServiceAccount tokens (``tokens``) and RBAC for them
+(``rbac``) live in modules of their own; this class only wires them in.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import re
@@ -30,10 +33,13 @@ from .faults import Faults
 from .handler import KubeRequestHandler
 from .injection import Injector
 from .istio_kinds import register_istio_kinds
+from .rbac import Authorizer
 from .reads import Reader
 from .resources import ResourceTable, ResourceType
 from .seeds import load_documents, parse_yaml
 from .store import Store
+from .tls import ServerTLS
+from .tokens import ServiceAccountUser, TokenIssuer, looks_like_jwt
 from .writes import Writer
 
 
@@ -44,6 +50,7 @@ class RequestRecord:
     status: int
     seconds: float  # wall time in the handler (watch waits and injected hangs excluded)
     cpu_seconds: float  # CPU time of the handler thread: unaffected by a busy client process
+    user: str = ""  # the ServiceAccount's user name for token requests; "" for the admin
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -51,13 +58,26 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: KubeTestServer
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Plain HTTP or TLS on the one port, told apart by the client's first byte."""
+        conn = self.sandbox.tls.wrap(request)
+        if conn is None:
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            if conn is not request:
+                with contextlib.suppress(OSError):
+                    conn.close()
+
 
 class KubeTestServer:
     """A Kubernetes API server good enough for meshbot's tests, on 127.0.0.1.
 
     ``default_allow`` decides SelfSubjectAccessReview answers not covered by
     :meth:`allow`/:meth:`deny` (True: everything allowed, like cluster-admin).
-    ``token``: when set, requests must carry ``Authorization: Bearer <token>``.
+    ``token``: when set, requests must carry ``Authorization: Bearer <token>`` (or a
+    ServiceAccount token the server minted, which is then held to RBAC).
     ``controllers``: run the workload controllers and the pod kubelet (``controllers``
     module), pods becoming Ready ``ready_seconds`` after they start.
     ``istio``: serve Istio's kinds from built-in definitions (istio_kinds.py) until a CRD
@@ -90,6 +110,9 @@ class KubeTestServer:
         self.reader = Reader(self.store)
         self.faults = Faults()
         self.access = AccessPolicy(default_allow)
+        self.tls = ServerTLS(host)
+        self.tokens = TokenIssuer(self._service_account)
+        self.rbac = Authorizer(self.store)
         self.stopping = False
         self._records: deque[RequestRecord] = deque(maxlen=200_000)
         self._records_lock = threading.Lock()
@@ -150,6 +173,11 @@ class KubeTestServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def https_url(self) -> str:
+        """The same server over TLS (its CA: ``tls.ca_pem``)."""
+        return f"https://{self.host}:{self.port}"
+
     def version_info(self) -> dict[str, Any]:
         core = self.git_version.lstrip("v").split("-")[0].split("+")[0].split(".")
         return {
@@ -164,18 +192,36 @@ class KubeTestServer:
             "platform": "linux/amd64",
         }
 
-    def write_kubeconfig(self, path: str | Path, context: str = "sandbox") -> Path:
-        """Write a kubeconfig whose current context points at this server; returns the path."""
+    def write_kubeconfig(
+        self,
+        path: str | Path,
+        context: str = "sandbox",
+        *,
+        token: str | None = None,
+        tls: bool = False,
+        namespace: str = "default",
+    ) -> Path:
+        """Write a kubeconfig whose current context points at this server; returns the path.
+
+        ``token``: a ServiceAccount token (``create_token``) instead of the admin's; it is
+        served over HTTPS with this server's CA, as kubectl and client-go send tokens
+        only over TLS. ``tls``: HTTPS for the admin too."""
         out = Path(path)
+        cluster: dict[str, Any] = {"server": self.url}
+        if tls or token:
+            cluster = {
+                "server": self.https_url,
+                "certificate-authority-data": base64.b64encode(self.tls.ca_pem).decode(),
+            }
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": self.token or "sandbox-token"}}],
+            "clusters": [{"name": context, "cluster": cluster}],
+            "users": [{"name": context, "user": {"token": token or self.token or "sandbox-token"}}],
             "contexts": [
                 {
                     "name": context,
-                    "context": {"cluster": context, "user": context, "namespace": "default"},
+                    "context": {"cluster": context, "user": context, "namespace": namespace},
                 }
             ],
             "current-context": context,
@@ -223,6 +269,35 @@ class KubeTestServer:
         except errors.ApiError:
             return None
 
+    # -- identities ------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        namespace: str,
+        name: str,
+        seconds: int | None = None,
+        audiences: list[str] | None = None,
+    ) -> str:
+        """A token for ServiceAccount ``namespace/name``, as ``kubectl create token`` gets."""
+        spec: dict[str, Any] = {"expirationSeconds": seconds, "audiences": audiences}
+        return str(self.tokens.request(namespace, name, {"spec": spec})["status"]["token"])
+
+    def _service_account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.store.get(("", "serviceaccounts"), (namespace, name))
+
+    def authenticate(self, authorization: str | None) -> ServiceAccountUser | None:
+        """The ServiceAccount a request acts as (RBAC applies), or None for the admin.
+
+        401 for a token that is neither the admin's nor one this server minted and
+        still honours."""
+        scheme, _, bearer = (authorization or "").strip().partition(" ")
+        bearer = bearer.strip() if scheme.lower() == "bearer" else ""
+        if bearer and looks_like_jwt(bearer):
+            return self.tokens.authenticate(bearer)
+        if self.token and bearer != self.token:
+            raise errors.ApiError(401, "Unauthorized", "Unauthorized")
+        return None
+
     def _admit(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.key == ("", "pods"):
             self.injector.admit(obj)
@@ -244,9 +319,11 @@ class KubeTestServer:
 
     # -- stats -----------------------------------------------------------------------------
 
-    def _record(self, method: str, path: str, status: int, seconds: float, cpu: float) -> None:
+    def _record(
+        self, method: str, path: str, status: int, seconds: float, cpu: float, user: str = ""
+    ) -> None:
         with self._records_lock:
-            self._records.append(RequestRecord(method, path, status, seconds, cpu))
+            self._records.append(RequestRecord(method, path, status, seconds, cpu, user))
 
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._conn_lock:
