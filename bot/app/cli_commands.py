@@ -182,8 +182,9 @@ CLI_COMMANDS: tuple[CliCommand, ...] = (
         details=(
             "Seeds: healthy (3 ready nodes), problems (what preflight should catch), mtls "
             "(a mesh mid-migration: shop ready for STRICT, billing not), timeouts "
-            "(VirtualServices fighting the apps), large (2,000 nodes, 30,000 pods, "
-            "generated). kubectl and meshbot use it through the kubeconfig it writes."
+            "(VirtualServices fighting the apps), demo (what `meshbot demo` serves), large "
+            "(2,000 nodes, 30,000 pods, generated). kubectl and meshbot use it through the "
+            "kubeconfig it writes."
         ),
         examples=(
             "meshbot sandbox cluster --seed mtls --port 18080 --kubeconfig-out mesh/kubeconfig",
@@ -214,7 +215,7 @@ CLI_COMMANDS: tuple[CliCommand, ...] = (
             ),
         ),
         details=(
-            "Scenarios: baseline, latency-spike, steal-spike, mtls-migration, mtls-shop, "
+            "Scenarios: baseline, demo, latency-spike, steal-spike, mtls-migration, mtls-shop, "
             "mtls-mid-migration, three-hop, timeouts-three-hop, watch-low-traffic, "
             "watch-no-data. With --history, the file ends now and the live counters continue "
             "from it, so Prometheus has hours of baseline at once."

@@ -185,7 +185,7 @@ def _redis_url(value: SecretStr | None) -> SecretStr | None:
     try:
         parts = urlsplit(value.get_secret_value())
         ok = parts.scheme == "unix" and bool(parts.path)
-        if parts.scheme in {"redis", "rediss"}:
+        if parts.scheme in {"redis", "rediss", "redis+cluster", "rediss+cluster"}:
             _ = parts.port  # a port that is not a number raises here
             database = parts.path.strip("/")
             ok = bool(parts.hostname) and (database == "" or database.isdigit())

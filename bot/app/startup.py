@@ -8,7 +8,6 @@ startup step that can fail this way raises `StartupError` with the sentence to p
 
 from __future__ import annotations
 
-import argparse
 import errno
 import re
 import socket
@@ -20,19 +19,6 @@ T = TypeVar("T")
 
 class StartupError(Exception):
     """The process cannot start; the message says why and what to change."""
-
-
-def port_number(text: str) -> int:
-    """An argparse type: a TCP port, as the config's `port` fields accept (0: any free)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"{value} is not a TCP port: use 1-65535 (or 0 for any free port)"
-        )
-    return value
 
 
 def listening(what: str, setting: str, host: str, port: int, bind: Callable[[], T]) -> T:

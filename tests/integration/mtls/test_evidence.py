@@ -107,7 +107,7 @@ def test_a_fresh_prometheus_is_not_enough_history_for_the_hour(
     text = mtls_status(kube_server_with_istio, tmp_path, prometheus.url).stdout
     assert "traffic counted over the last 1 h" in text and "req/s" not in text
     policy = "workload policy shop/legacy-port (app=legacy): mode UNSET (inherits PERMISSIVE)"
-    assert f"{policy}; port 8080 stays PERMISSIVE" in text
+    assert f"{policy}; port 8080 stays PERMISSIVE" in " ".join(text.split())  # wrapped
     assert report["workload_policies"][0]["ports"] == {"8080": "PERMISSIVE"}
 
 

@@ -100,12 +100,12 @@ def test_a_seed_or_scenario_that_does_not_exist_lists_the_ones_that_do() -> None
     seed = run_meshbot(["sandbox", "cluster", "--seed", "nosuch"])
     assert seed.returncode == 2
     assert seed.stderr.strip() == (
-        "meshbot: --seed: no seed `nosuch`: give a shipped seed (healthy, large, mtls, "
-        "problems, timeouts) or the path of a seed YAML file"
+        "meshbot: --seed: no seed `nosuch`: give a shipped seed (demo, healthy, large, "
+        "mtls, problems, timeouts) or the path of a seed YAML file"
     )
     scenario = run_meshbot(["sandbox", "metrics", "--scenario", "nosuch"])
     assert scenario.returncode == 2
-    assert "give a shipped scenario (baseline, latency-spike, mtls-mid-migration" in (
+    assert "give a shipped scenario (baseline, demo, latency-spike, mtls-mid-migration" in (
         scenario.stderr
     )
     out = run_meshbot(["sandbox", "metrics", "--scenario", "baseline", "--out", "x.om"])
