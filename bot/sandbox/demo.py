@@ -8,10 +8,12 @@ This module starts and stops those stand-ins and knows nothing of meshbot itself
 CLI (bot/app/demo.py) starts meshbot, unchanged, against them. Prometheus is started in
 the background on a port chosen up front, so meshbot starts while the history loads.
 
-Time: scenario second 0 is one hour before the demo starts. That hour (steady
+Time: scenario second 0 is 75 minutes before the demo starts. That history (steady
 traffic) is written as OpenMetrics and backfilled with promtool; the live exporter
 continues the same series, so the scenario's events, written "from the start of the
-demo", are shifted by that hour here.
+demo", are shifted by it here. 75 minutes, not 60: the mTLS gate's one-hour readiness
+window must be covered by data from before it began (meshbot never calls a partly
+covered window ready), with room for the seconds the demo takes to start.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from bot.sandbox.slack import SlackEmulator
 from bot.sandbox.slack.web import CommandHint, Persona, WebFace
 
 log = logging.getLogger(__name__)
-HISTORY_S = 3600.0
+HISTORY_S = 75 * 60.0
 MESH_OPS = "C0MESHOPS"
 ONCALL = "C0ONCALL"
 APPROVERS_GROUP = "mesh-approvers"
