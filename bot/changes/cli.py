@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.terminal.render import CliRenderer, TerminalRenderers
+from commands.changes.machine import replica_of
 from commands.changes.model import (
     Change,
     ChangeActed,
     ChangeProposed,
+    ChangeState,
     ChangeView,
     History,
 )
@@ -34,6 +36,10 @@ def change_text(change: Change, *, timeline: bool) -> str:
         f"  state {change.state.value}, kind {change.kind}, cluster {change.cluster}, "
         f"by {change.requester}, expires {_when(change.expires_at)}",
     ]
+    if change.reason and change.state in (ChangeState.FAILED, ChangeState.INTERRUPTED):
+        lines.append(f"  {change.state.value}: {change.reason}")
+    if change.state in (ChangeState.APPLYING, ChangeState.ROLLING_BACK):
+        lines.append(f"  in progress on {replica_of(change.applier)}")
     lines += [f"  {line}" for line in change.summary]
     if change.diff:
         lines.append("  diff:")

@@ -189,6 +189,7 @@ def change_services(
     settings: PipelineSettings | None = None,
     hooks: ChangeHooks | None = None,
     kits: Sequence[object] = (),
+    replica_id: str = "replica-1",
 ) -> Services:
     cluster = cluster or ObjectCluster()
     memory = store or MemoryStore()
@@ -200,6 +201,47 @@ def change_services(
         metrics={cluster.name: metrics} if metrics is not None else {},
         clock=clock or MovingClock(),
         version="0.1.0",
-        replica_id="replica-1",
+        replica_id=replica_id,
         kits=Kits([kit, *kits]),
     )
+
+
+class ReplicaKilled(BaseException):
+    """A replica stopped dead (SIGKILL): nothing after it runs, nothing is cleaned up —
+    not even its work lease, which is left to expire."""
+
+
+WRITES = ("create_object", "replace_object", "delete_object")
+
+
+class KillAt:
+    """A port (cluster or store) of a replica that is killed at its `at`-th counted call:
+    before the call reaches the port, or (`landed`) right after it did. Calls counted:
+    those to `methods`, dry runs excluded."""
+
+    def __init__(
+        self, inner: Any, at: int, methods: Sequence[str] = WRITES, landed: bool = False
+    ) -> None:
+        self.inner = inner
+        self.at = at
+        self.methods = tuple(methods)
+        self.landed = landed
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name not in self.methods:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("dry_run"):
+                return attr(*args, **kwargs)
+            self.calls += 1
+            if self.calls == self.at and not self.landed:
+                raise ReplicaKilled(f"killed before {name}")
+            result = attr(*args, **kwargs)
+            if self.calls == self.at:
+                raise ReplicaKilled(f"killed after {name}")
+            return result
+
+        return call
