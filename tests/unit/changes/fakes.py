@@ -37,6 +37,8 @@ class ObjectCluster:
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     invalid: Callable[[dict[str, Any]], str | None] = lambda obj: None
     writes: list[str] = field(default_factory=list)
+    # every write: (what, object, the object before, the object after; None: absent)
+    log: list[tuple[str, str, Any, Any]] = field(default_factory=list)
     _rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def server_version(self) -> str:
@@ -93,7 +95,9 @@ class ObjectCluster:
             return copy.deepcopy(body)
         self._maybe_fail("create_object")
         self.writes.append(f"create {ref.label}")
-        return copy.deepcopy(self.add(body, ref.plural))
+        created = self.add(body, ref.plural)
+        self.log.append(("create", ref.label, None, copy.deepcopy(created)))
+        return copy.deepcopy(created)
 
     def replace_object(self, ref: ObjectRef, body: Any, *, dry_run: bool = False) -> Any:
         self._check(body)
@@ -108,7 +112,9 @@ class ObjectCluster:
         self.writes.append(f"replace {ref.label}")
         new = copy.deepcopy(body)
         new["metadata"]["uid"] = live["metadata"].get("uid")
-        return copy.deepcopy(self.add(new, ref.plural))
+        replaced = self.add(new, ref.plural)
+        self.log.append(("replace", ref.label, copy.deepcopy(live), copy.deepcopy(replaced)))
+        return copy.deepcopy(replaced)
 
     def patch_object(self, ref: ObjectRef, patch: Any, *, dry_run: bool = False) -> Any:
         raise NotImplementedError
@@ -125,6 +131,7 @@ class ObjectCluster:
             return
         self._maybe_fail("delete_object")
         self.writes.append(f"delete {ref.label}")
+        self.log.append(("delete", ref.label, copy.deepcopy(live), None))
         del self.objects[_key(ref.api_version, ref.plural, ref.namespace, ref.name)]
 
     def _check(self, body: Any) -> None:
