@@ -310,3 +310,18 @@ def test_redis_down_when_recording_leaves_the_writes_for_the_sweep_to_record() -
     assert rig.sweep_after_the_lease() == 1
     assert rig.now(change).state is ChangeState.VERIFIED
     assert rig.cluster.writes == ["replace PeerAuthentication shop/default"]
+
+
+def test_after_a_takeover_finished_it_a_rollback_restores_every_object_exactly() -> None:
+    rig = Rig()
+    change = rig.propose(*two_objects())
+    rig.kill_approving(change, KillAt(rig.cluster, at=1, landed=True))
+    rig.sweep_after_the_lease()
+    assert rig.mode() == "STRICT" and rig.mode("extra") == "STRICT"
+    back = rig.live.rollback(change.id, ALICE)
+    assert back.outcome is ActionOutcome.DONE
+    assert "restored PeerAuthentication shop/extra, PeerAuthentication shop/default" in (
+        back.message
+    )
+    assert rig.mode() == "PERMISSIVE" and rig.mode("extra") is None
+    assert rig.cluster.live(ref())["metadata"]["labels"] == {"team": "shop"}  # type: ignore[index]
