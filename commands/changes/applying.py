@@ -31,8 +31,9 @@ def work_lease(ledger: Ledger, change_id: str) -> WorkLease:
 def apply(ledger: Ledger, change_id: str, cluster_name: str) -> Change:
     """approved → applying → applied → verifying (or failed). Only the caller whose
     update claimed `applying` writes; anyone else gets the change as it stands."""
-    if current(ledger, change_id, cluster_name).state is not ChangeState.APPROVED:
-        return current(ledger, change_id, cluster_name)
+    change = current(ledger, change_id, cluster_name)
+    if change.state is not ChangeState.APPROVED:
+        return change
     lease = work_lease(ledger, change_id)
     if not lease.take():
         return current(ledger, change_id, cluster_name)  # another replica is on it

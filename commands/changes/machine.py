@@ -276,6 +276,7 @@ def interrupt(
     refusal = _not_ours(change, token, S.APPLYING)
     if refusal is not None:
         return refusal
+    claimed = next((t.at for t in reversed(change.timeline) if t.event == "applying"), now)
     return change.with_event(
         S.INTERRUPTED,
         "interrupted",
@@ -285,6 +286,7 @@ def interrupt(
         reason=reason,
         snapshots=written,
         verify_at=None,
+        applied_at=claimed,  # written after this: an alert since then may name it
     )
 
 
