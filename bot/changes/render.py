@@ -178,7 +178,7 @@ EVENT_TEXT = {
     "rejected": ":no_entry_sign: <@{actor}> rejected it{reason}",
     "expired": ":zzz: Expired without enough approvals; nothing was applied",
     "superseded": ":arrows_counterclockwise: Superseded {detail}; nothing was applied",
-    "applying": ":gear: Applying: re-reading the live objects, dry run, then writing",
+    "applying": ":gear: Applying: re-reading the live objects, dry run, then writing{note}",
     "applied": ":gear: Applied: {detail}",
     "verifying": ":stopwatch: Bake window running until {verify_at}",
     "verified": ":white_check_mark: Verified: {detail}",
@@ -205,6 +205,7 @@ def event_reply(event: ChangeEvent) -> SlackMessage | None:
         actor=event.actor,
         detail=event.detail or "",
         reason=f": {event.detail}" if event.detail else "",
+        note=f" ({event.detail})" if event.detail else "",
         verify_at=when(change.verify_at) if change.verify_at else "—",
     )
     blocks: list[Block] = [section(text)]

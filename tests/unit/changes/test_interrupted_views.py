@@ -48,3 +48,17 @@ def test_the_cli_says_interrupted_and_why() -> None:
     assert "  interrupted: replica-doomed stopped while applying" in text
     assert "taken over by meshbot — replica-doomed stopped while applying" in text
     assert "interrupted by meshbot" in text
+
+
+def test_an_approval_applied_by_another_replica_says_so_in_the_thread() -> None:
+    rig = Rig()
+    change = rig.propose()
+    rig.kill_approving(change, store=KillAt(rig.store, at=3, methods=("update",)))
+    rig.sweep_after_the_lease()
+    applying = next(e for e in rig.notifier.events if e.event == "applying")
+    line = event_reply(applying)
+    assert line is not None
+    assert line.text.endswith(
+        "then writing (approved, but the replica that was to apply it stopped first; "
+        "replica-live applies it)"
+    )
