@@ -36,7 +36,6 @@ class WorkLease:
         self.name = lease_name(change_id)
         self.token = f"{replica_id}#{secrets.token_hex(3)}"
         self.ttl_s = ttl_s
-        self.lost = threading.Event()  # a renewal found someone else holding it
 
     def take(self) -> bool:
         """Take the lease if nobody holds it."""
@@ -68,7 +67,6 @@ class WorkLease:
         while not stop.wait(self.ttl_s / 3):
             try:
                 if not self.port.acquire(self.name, self.token, self.ttl_s):
-                    self.lost.set()  # taken over: the change record refuses our moves now
-                    return
+                    return  # taken over: the change record refuses our moves now
             except PortError:
                 continue  # the store is down: try again; it expires if this lasts
