@@ -200,12 +200,13 @@ class RedisStore:
         *,
         cluster: str | None = None,
         ttl_s: float | None = None,
+        audit: Callable[[JSON], Sequence[Mapping[str, str]]] | None = None,
     ) -> tuple[bool, JSON | None]:
         def step(_raw: str | None, value: JSON | None) -> str | None:
             new = change(value)
             return None if new is None else dumps(new)
 
-        return self._atomically(key, cluster, ttl_s, step)
+        return self._atomically(key, cluster, ttl_s, step, audit)
 
     def _atomically(
         self,
@@ -213,8 +214,12 @@ class RedisStore:
         cluster: str | None,
         ttl_s: float | None,
         step: Callable[[str | None, JSON | None], str | None],
+        audit: Callable[[JSON], Sequence[Mapping[str, str]]] | None = None,
     ) -> tuple[bool, JSON | None]:
+        """WATCH the key, compute, then SET it (and XADD the audit entries: the stream
+        shares the key's cluster hash tag, so one slot) in one MULTI."""
         full = self.key(key, cluster)
+        stream = self.key("audit", cluster)
         with self._translated("atomic update"), self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -225,8 +230,11 @@ class RedisStore:
                     if new_raw is None:
                         pipe.unwatch()
                         return False, current
+                    entries = audit(json.loads(new_raw)) if audit is not None else ()
                     pipe.multi()
                     pipe.set(full, new_raw, px=_millis(ttl_s))
+                    for entry in entries:
+                        pipe.xadd(stream, _fields(entry), maxlen=AUDIT_MAX_LEN, approximate=True)
                     pipe.execute()
                     return True, json.loads(new_raw)
                 except WatchError:
@@ -237,7 +245,7 @@ class RedisStore:
             return str(
                 self._redis.xadd(
                     self.key("audit", cluster),
-                    {k: str(v) for k, v in entry.items()},
+                    _fields(entry),
                     maxlen=AUDIT_MAX_LEN,
                     approximate=True,
                 )
@@ -267,6 +275,10 @@ class RedisStore:
     def release(self, name: str, holder: str) -> bool:
         with self._translated("lease release"):
             return bool(self._script(1)(keys=[self.key(f"lease:{name}")], args=[holder]))
+
+
+def _fields(entry: Mapping[str, str]) -> dict[Any, Any]:
+    return {k: str(v) for k, v in entry.items()}
 
 
 def _millis(seconds: float | None) -> int | None:

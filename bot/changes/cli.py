@@ -13,10 +13,12 @@ from typing import Any
 
 from bot.terminal.render import CliRenderer, TerminalRenderers
 from bot.terminal.style import Style
+from commands.changes.machine import replica_of
 from commands.changes.model import (
     Change,
     ChangeActed,
     ChangeProposed,
+    ChangeState,
     ChangeView,
     History,
 )
@@ -37,6 +39,10 @@ def change_text(change: Change, *, timeline: bool, style: Style | None = None) -
         f"  state {change.state.value}, kind {change.kind}, cluster {change.cluster}, "
         f"by {change.requester}, expires {_when(change.expires_at)}",
     ]
+    if change.reason and change.state in (ChangeState.FAILED, ChangeState.INTERRUPTED):
+        lines.append(f"  {change.state.value}: {change.reason}")
+    if change.state in (ChangeState.APPLYING, ChangeState.ROLLING_BACK):
+        lines.append(f"  in progress on {replica_of(change.applier)}")
     lines += [f"  {line}" for line in change.summary]
     if change.diff:
         lines.append("  diff:")

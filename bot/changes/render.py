@@ -50,6 +50,7 @@ STATE_ICON = {
     ChangeState.VERIFYING: ":stopwatch:",
     ChangeState.VERIFIED: ":white_check_mark:",
     ChangeState.FAILED: ":rotating_light:",
+    ChangeState.INTERRUPTED: ":warning:",
     ChangeState.ROLLING_BACK: ":rewind:",
     ChangeState.ROLLED_BACK: ":leftwards_arrow_with_hook:",
     ChangeState.REJECTED: ":no_entry_sign:",
@@ -80,7 +81,7 @@ def _status_line(change: Change) -> str:
         line += f" · rejected by <@{change.rejection.user_id}>"
     if change.state is ChangeState.VERIFYING and change.verify_at is not None:
         line += f" · bake window until {when(change.verify_at)}"
-    if change.reason and change.state is ChangeState.FAILED:
+    if change.reason and change.state in (ChangeState.FAILED, ChangeState.INTERRUPTED):
         line += f"\n{change.reason}"
     return line
 
@@ -177,12 +178,15 @@ EVENT_TEXT = {
     "rejected": ":no_entry_sign: <@{actor}> rejected it{reason}",
     "expired": ":zzz: Expired without enough approvals; nothing was applied",
     "superseded": ":arrows_counterclockwise: Superseded {detail}; nothing was applied",
-    "applying": ":gear: Applying: re-reading the live objects, dry run, then writing",
+    "applying": ":gear: Applying: re-reading the live objects, dry run, then writing{note}",
     "applied": ":gear: Applied: {detail}",
     "verifying": ":stopwatch: Bake window running until {verify_at}",
     "verified": ":white_check_mark: Verified: {detail}",
     "hold": ":pause_button: Holding, not passing: {detail}",
     "failed": ":rotating_light: Failed: {detail}",
+    "taken over": ":arrows_counterclockwise: Taken over: {detail}",
+    "takeover waiting": ":hourglass: {detail}",
+    "interrupted": ":warning: Interrupted part-way — {detail}",
     "breach": ":rotating_light: Bake window breach — {detail}",
     "rolling back": ":rewind: <@{actor}> started a rollback{reason}",
     "rolled back": ":leftwards_arrow_with_hook: Rolled back: {detail}",
@@ -201,11 +205,12 @@ def event_reply(event: ChangeEvent) -> SlackMessage | None:
         actor=event.actor,
         detail=event.detail or "",
         reason=f": {event.detail}" if event.detail else "",
+        note=f" ({event.detail})" if event.detail else "",
         verify_at=when(change.verify_at) if change.verify_at else "—",
     )
     blocks: list[Block] = [section(text)]
     if (
-        event.event in ("applied", "breach", "failed")
+        event.event in ("applied", "breach", "failed", "interrupted")
         and change.wrote_objects
         and (change.state in ROLLBACK_FROM)
     ):

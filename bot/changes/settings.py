@@ -76,6 +76,13 @@ class ChangesConfig(Strict):
     verify_lease_s: float = Field(
         default=60.0, gt=0, description="a replica's claim on a due bake check; retried after"
     )
+    apply_lease_s: float = Field(
+        default=30.0,
+        ge=3,
+        le=600,
+        description="a replica's work lease on a change it applies or rolls back (renewed "
+        "every third); when it expires, another replica takes the work over",
+    )
     mtls: MtlsConfig = MtlsConfig()
 
     def pipeline_settings(self) -> PipelineSettings:
@@ -86,6 +93,7 @@ class ChangesConfig(Strict):
             hold_retry_s=self.hold_retry_s,
             max_hold_s=self.max_hold_s,
             verify_lease_s=self.verify_lease_s,
+            apply_lease_s=self.apply_lease_s,
         )
 
     def mtls_settings(self) -> MtlsSettings:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from commands.changes.applying import apply
 from commands.changes.ledger import Ledger, noop, unknown, when
 from commands.changes.machine import approve as approve_step
-from commands.changes.machine import expire_if_due, may_approve
+from commands.changes.machine import expire_if_due, may_approve, replica_of
 from commands.changes.machine import reject as reject_step
 from commands.changes.model import Change, ChangeActed, ChangeState
 from commands.core.model import ActionOutcome, Caller, Refusal
@@ -92,4 +92,6 @@ def applied_message(change: Change) -> str:
             return f"Approved and applied {change.id}"
         case ChangeState.FAILED:
             return f"Approved {change.id}, but applying it failed: {change.reason}"
+        case ChangeState.APPLYING:
+            return f"Approved {change.id}; it is being applied ({replica_of(change.applier)})"
     return f"Approved {change.id}; it is {change.state.value}"

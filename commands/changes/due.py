@@ -1,4 +1,5 @@
-"""The clock-driven steps: expire stale proposals, judge changes whose bake window ended.
+"""The clock-driven steps: expire stale proposals, judge changes whose bake window ended,
+take over the work of a replica that stopped (commands.changes.takeover).
 
 Why this exists: proposals expire and bake windows end whether or not anyone clicks, so
 the runtime's sweeper (bot.changes.sweeper) calls `run_due` every few seconds on every
@@ -17,7 +18,8 @@ from commands.changes.deciding import expire
 from commands.changes.hooks import Verdict, VerdictOutcome
 from commands.changes.ledger import Ledger
 from commands.changes.machine import claim_verify, fail, hold, verified
-from commands.changes.model import Change, ChangeState
+from commands.changes.model import ACTIVE_STATES, Change, ChangeState
+from commands.changes.takeover import take_over_if_abandoned
 from commands.core.errors import PortError
 from commands.core.model import Refusal
 
@@ -33,6 +35,10 @@ def run_due(ledger: Ledger) -> int:
                 moved += expire(ledger, change, now) is not None
             elif change.state is ChangeState.VERIFYING:
                 moved += verify_if_due(ledger, change, now)
+            elif change.state in ACTIVE_STATES:  # approved, applying, rolling back
+                moved += take_over_if_abandoned(ledger, change, now)
+            else:  # ended, but a replica stopped before taking it off the active list
+                ledger.records.retire(change)
     return moved
 
 

@@ -1,8 +1,9 @@
 """What the change pipeline plugs into: verifiers per kind, notifiers, a group directory.
 
 The pipeline is one piece of code for every kind of change; what differs per kind is
-how to judge it after apply (a `Verifier`), and what differs per front end is how the
-world hears about it (a `ChangeNotifier`: Slack edits the proposal in place and
+how it is written (an `Applier`, commands.changes.appliers; object writes unless a kind
+registers its own) and how to judge it after apply (a `Verifier`), and what differs per
+front end is how the world hears about it (a `ChangeNotifier`: Slack edits the proposal in place and
 replies in its thread). Both are registered on the runtime's `ChangeHooks`, which lives
 in `Services.changes` (a `ChangesKit`) next to the pipeline's settings.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from commands.changes.appliers import OBJECT_WRITES, Applier
 from commands.changes.machine import PolicyRule
 from commands.changes.model import ApprovalPolicy, Change
 from commands.core.ports import Services
@@ -72,11 +74,19 @@ class ChangeHooks:
     """Per-runtime registrations (never module globals: two runtimes in one test)."""
 
     verifiers: dict[str, Verifier] = field(default_factory=dict)
+    appliers: dict[str, Applier] = field(default_factory=dict)  # by kind; default ObjectWrites
     notifiers: list[ChangeNotifier] = field(default_factory=list)
     directory: Directory | None = None
 
     def register_verifier(self, kind: str, verifier: Verifier) -> None:
         self.verifiers[kind] = verifier
+
+    def register_applier(self, kind: str, applier: Applier) -> None:
+        """A kind applied by something other than object writes (e.g. Helm stages)."""
+        self.appliers[kind] = applier
+
+    def applier(self, kind: str) -> Applier:
+        return self.appliers.get(kind, OBJECT_WRITES)
 
     def add_notifier(self, notifier: ChangeNotifier) -> None:
         self.notifiers.append(notifier)
@@ -93,6 +103,9 @@ class PipelineSettings:
     hold_retry_s: float = 60.0  # how soon to look again when a bake check had no data
     max_hold_s: float = 3600.0  # after this long without data, stop and leave it held
     verify_lease_s: float = 60.0  # one replica runs a due bake check at a time
+    # a replica's work lease on a change it applies or rolls back, renewed every third;
+    # once it expires, another replica's sweep takes the work over
+    apply_lease_s: float = 30.0
     index_size: int = 500  # changes listed per cluster in history
 
 

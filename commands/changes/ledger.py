@@ -4,8 +4,9 @@ No step of the pipeline writes a change record itself: it hands a pure transitio
 `commands.changes.machine` to `Ledger.move`, which runs it inside one atomic
 `Store.update`, so a double click, a Slack retry or two approvers at the same moment
 move a change once. After a move the ledger takes a change that reached an end state
-out of the active set, appends every new timeline entry to the cluster's audit stream
-and hands it to the notifiers; a refusal someone should know about (an approval that
+out of the active set and hands every new timeline entry to the notifiers; the entries
+reach the cluster's audit stream in the same store transaction as the record, so a
+crash never leaves a move unaudited; a refusal someone should know about (an approval that
 was not allowed) is audited here too. The change record is the truth; the audit and
 the notifiers follow it.
 """
@@ -44,7 +45,8 @@ class Ledger:
     def move(
         self, change: Change, transition: Callable[[Change], Step], *, announce: bool = True
     ) -> Moved | Refusal:
-        """Run `transition` atomically on the stored record; audit and notify what it added."""
+        """Run `transition` atomically on the stored record, with its audit entries in the
+        same transaction; then tell the notifiers what it added."""
         seen: list[tuple[Change, Step]] = []
 
         def step(raw: JSON | None) -> JSON | None:
@@ -56,11 +58,16 @@ class Ledger:
             seen[:] = [(current, result)]
             return None if isinstance(result, Refusal) else result.to_json()
 
+        def audit(_new: JSON) -> list[dict[str, str]]:
+            before, result = seen[0]
+            return audit_entries(before, result) if isinstance(result, Change) else []
+
         written, _ = self.store.update(
             change_key(change.id),
             step,
             cluster=change.cluster,
             ttl_s=self.kit.settings.retention_s,
+            audit=audit,
         )
         before, result = seen[0]
         if isinstance(result, Refusal) or not written:
@@ -68,7 +75,7 @@ class Ledger:
         if result.state not in ACTIVE_STATES and before.state in ACTIVE_STATES:
             self.records.retire(result)
         if announce:
-            self.announce(before, result)
+            self.notify(before, result)
         return Moved(before, result)
 
     def moved_to(
@@ -78,23 +85,13 @@ class Ledger:
         moved = self.move(change, transition, announce=announce)
         return change if isinstance(moved, Refusal) else moved.after
 
-    def announce(self, before: Change | None, after: Change) -> None:
-        new_entries = after.timeline[len(before.timeline) if before else 0 :]
-        for entry in new_entries:
-            self.store.append_audit(
-                after.cluster,
-                {
-                    "change": after.id,
-                    "kind": after.kind,
-                    "event": entry.event,
-                    "state": entry.state.value,
-                    "actor": entry.actor,
-                    "at": when(entry.at),
-                    "cluster": after.cluster,
-                    "result": "ok",
-                    "detail": entry.detail[:1000],
-                },
-            )
+    def add(self, change: Change) -> None:
+        """Store a new change with its audit entries, index it, tell the notifiers."""
+        self.records.add(change, audit=audit_entries(None, change))
+        self.notify(None, change)
+
+    def notify(self, before: Change | None, after: Change) -> None:
+        for entry in after.timeline[len(before.timeline) if before else 0 :]:
             self._notify(ChangeEvent(after, entry.event, entry.actor, entry.detail))
 
     def refused(self, change: Change, action: str, caller: Caller, refusal: Refusal) -> ChangeActed:
@@ -123,6 +120,24 @@ class Ledger:
                 notifier.change_event(event)
             except PortError:
                 continue  # the record is the truth; a notifier that failed already logged it
+
+
+def audit_entries(before: Change | None, after: Change) -> list[dict[str, str]]:
+    """One audit entry per timeline entry a move added."""
+    return [
+        {
+            "change": after.id,
+            "kind": after.kind,
+            "event": entry.event,
+            "state": entry.state.value,
+            "actor": entry.actor,
+            "at": when(entry.at),
+            "cluster": after.cluster,
+            "result": "ok",
+            "detail": entry.detail[:1000],
+        }
+        for entry in after.timeline[len(before.timeline) if before else 0 :]
+    ]
 
 
 def noop() -> Refusal:

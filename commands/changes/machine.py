@@ -7,11 +7,17 @@ is applied; it only decides whether a move is allowed and what the record looks 
 after it.
 
     proposed ─► approved ─► applying ─► applied ─► verifying ─► verified
-       │                        │                      │            │
-       ├─► rejected             └─► failed ◄───────────┘            │
-       ├─► expired                    │                             │
-       └─► superseded                 └──► rolling back ◄───────────┘
-                                               └─► rolled back (or failed)
+       │                        │  │                   │            │
+       ├─► rejected             │  └─► failed ◄────────┘            │
+       ├─► expired              │        │                          │
+       └─► superseded           │        └──► rolling back ◄────────┘
+                                └─► interrupted ─┘   └─► rolled back (or failed)
+
+`interrupted`: the replica applying it stopped part-way and the one that took it over
+could not finish; the record says what was written, and a rollback restores it. Work
+that writes to a cluster (apply, rollback) is claimed with a work-lease token
+(`Change.applier`); the moves that end that work take the token and refuse anyone
+else's, so a replica that lost its lease cannot record over the one that took over.
 """
 
 from __future__ import annotations
@@ -37,19 +43,24 @@ S = ChangeState
 ALLOWED: dict[ChangeState, frozenset[ChangeState]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}),
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
-    S.APPLYING: frozenset({S.APPLIED, S.FAILED}),
+    # applying → applying: a live replica took over from one that stopped
+    S.APPLYING: frozenset({S.APPLYING, S.APPLIED, S.FAILED, S.INTERRUPTED}),
+    S.INTERRUPTED: frozenset({S.ROLLING_BACK}),
     S.APPLIED: frozenset({S.VERIFYING, S.VERIFIED, S.ROLLING_BACK}),
     S.VERIFYING: frozenset({S.VERIFYING, S.VERIFIED, S.FAILED, S.ROLLING_BACK}),
     S.VERIFIED: frozenset({S.ROLLING_BACK}),
     S.FAILED: frozenset({S.ROLLING_BACK}),
     # back to where it was when a rollback is refused (drift), or on to its end
-    S.ROLLING_BACK: frozenset({S.ROLLED_BACK, S.FAILED, S.APPLIED, S.VERIFYING, S.VERIFIED}),
+    S.ROLLING_BACK: frozenset(
+        {S.ROLLING_BACK, S.ROLLED_BACK, S.FAILED, S.APPLIED, S.VERIFYING, S.VERIFIED}
+        | {S.INTERRUPTED}
+    ),
     S.ROLLED_BACK: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
     S.SUPERSEDED: frozenset(),
 }
-ROLLBACK_FROM = frozenset({S.APPLIED, S.VERIFYING, S.VERIFIED, S.FAILED})
+ROLLBACK_FROM = frozenset({S.APPLIED, S.VERIFYING, S.VERIFIED, S.FAILED, S.INTERRUPTED})
 CHANGE_ID = re.compile(r"^chg-[a-z2-7]{8}$")
 
 
@@ -161,6 +172,16 @@ def approve(
 def reject(change: Change, user_id: str, allowed: bool, now: float, reason: str = "") -> Step:
     if change.state is S.REJECTED:
         return Refusal(f"{change.id} is already rejected", ActionOutcome.NOOP)
+    if change.state is S.INTERRUPTED:
+        return Refusal(
+            f"{change.id} was interrupted part-way and wrote to the cluster; rejecting it "
+            f"cannot undo that. Roll it back: `/mesh change rollback {change.id}`"
+        )
+    if change.state in (S.APPROVED, S.APPLYING):
+        return Refusal(
+            f"{change.id} is approved and being applied; it can no longer be rejected. "
+            "Once it is applied (or interrupted) it can be rolled back"
+        )
     if change.state is not S.PROPOSED:
         return Refusal(f"{change.id} is {change.state.value}; it can no longer be rejected")
     if not allowed:
@@ -177,30 +198,96 @@ def supersede(change: Change, newer_id: str, now: float) -> Change | None:
     return change.with_event(S.SUPERSEDED, "superseded", "meshbot", now, f"by {newer_id}")
 
 
-def claim_apply(change: Change, now: float) -> Step:
+def replica_of(token: str | None) -> str:
+    """The replica named in a work-lease token (`replica-id#nonce`)."""
+    return (token or "an unknown replica").split("#", 1)[0]
+
+
+def _not_ours(change: Change, token: str | None, state: ChangeState) -> Refusal | None:
+    """Why `token` may not end the work on `change` (None: it may)."""
+    if change.state is not state:
+        return Refusal(f"{change.id} is {change.state.value}, not {state.value}")
+    if token is not None and change.applier != token:
+        return Refusal(
+            f"{change.id} was taken over by {replica_of(change.applier)}", ActionOutcome.NOOP
+        )
+    return None
+
+
+def claim_apply(change: Change, now: float, token: str | None = None, detail: str = "") -> Step:
     """approved → applying, once: a second caller sees applying and stays out."""
     if change.state is not S.APPROVED:
         return Refusal(f"{change.id} is {change.state.value}", ActionOutcome.NOOP)
-    return change.with_event(S.APPLYING, "applying", "meshbot", now)
+    return change.with_event(S.APPLYING, "applying", "meshbot", now, detail, applier=token, plan=())
+
+
+def store_plan(change: Change, token: str | None, plan: tuple[Snapshot, ...]) -> Step:
+    """Keep what apply is about to write, and what it replaces, before the first write."""
+    refusal = _not_ours(change, token, S.APPLYING)
+    return refusal if refusal is not None else replace(change, plan=plan)
+
+
+def take_over(change: Change, seen: str | None, token: str, now: float, detail: str) -> Step:
+    """A live replica takes the work of one that stopped (its lease expired): once, and
+    only from the holder it saw, so two sweeps never both take it."""
+    if change.state not in (S.APPLYING, S.ROLLING_BACK) or change.applier != seen:
+        return Refusal(f"{change.id} is no longer abandoned", ActionOutcome.NOOP)
+    return change.with_event(change.state, "taken over", "meshbot", now, detail, applier=token)
+
+
+def note(change: Change, event: str, detail: str, now: float) -> Step:
+    """Say something about a change without moving it; said once, not on every sweep."""
+    last = change.timeline[-1] if change.timeline else None
+    if last is not None and last.event == event:
+        return Refusal("already said", ActionOutcome.NOOP)
+    return change.with_event(change.state, event, "meshbot", now, detail)
 
 
 def record_applied(
-    change: Change, snapshots: tuple[Snapshot, ...], now: float, verify_at: float | None
+    change: Change,
+    snapshots: tuple[Snapshot, ...],
+    now: float,
+    verify_at: float | None,
+    token: str | None = None,
+    detail: str | None = None,
 ) -> Step:
-    if change.state is not S.APPLYING:
-        return Refusal(f"{change.id} is {change.state.value}, not applying")
+    refusal = _not_ours(change, token, S.APPLYING)
+    if refusal is not None:
+        return refusal
     applied = change.with_event(
         S.APPLIED,
         "applied",
         "meshbot",
         now,
-        f"{len(snapshots)} object(s) written",
+        detail or f"{len(snapshots)} object(s) written",
         snapshots=snapshots,
         applied_at=now,
     )
     if verify_at is None:
         return applied.with_event(S.VERIFIED, "verified", "meshbot", now, "no verifier for kind")
     return applied.with_event(S.VERIFYING, "verifying", "meshbot", now, verify_at=verify_at)
+
+
+def interrupt(
+    change: Change, token: str, written: tuple[Snapshot, ...], reason: str, now: float
+) -> Step:
+    """applying → interrupted: part of it is in the cluster. `written` is what a rollback
+    restores (each item's `after` as found live, its `before` from the plan)."""
+    refusal = _not_ours(change, token, S.APPLYING)
+    if refusal is not None:
+        return refusal
+    claimed = next((t.at for t in reversed(change.timeline) if t.event == "applying"), now)
+    return change.with_event(
+        S.INTERRUPTED,
+        "interrupted",
+        "meshbot",
+        now,
+        reason,
+        reason=reason,
+        snapshots=written,
+        verify_at=None,
+        applied_at=claimed,  # written after this: an alert since then may name it
+    )
 
 
 def fail(
@@ -211,9 +298,15 @@ def fail(
     actor: str = "meshbot",
     snapshots: tuple[Snapshot, ...] | None = None,
     event: str = "failed",
+    owner: str | None = None,
 ) -> Step:
+    """→ failed; with `owner`, only by the holder of the work on the change."""
     if not can_move(change.state, S.FAILED):
         return Refusal(f"{change.id} is {change.state.value}; cannot mark it failed")
+    if owner is not None and change.applier != owner:
+        return Refusal(
+            f"{change.id} was taken over by {replica_of(change.applier)}", ActionOutcome.NOOP
+        )
     extra = {} if snapshots is None else {"snapshots": snapshots}
     return change.with_event(
         S.FAILED, event, actor, now, reason, reason=reason, verify_at=None, **extra
@@ -252,9 +345,17 @@ def claim_verify(change: Change, now: float, lease_s: float) -> Step:
     return replace(change, verify_at=now + lease_s)
 
 
-def claim_rollback(change: Change, user_id: str, now: float, reason: str = "") -> Step:
+def claim_rollback(
+    change: Change, user_id: str, now: float, reason: str = "", token: str | None = None
+) -> Step:
     if change.state in (S.ROLLING_BACK, S.ROLLED_BACK):
         return Refusal(f"{change.id} is already {change.state.value}", ActionOutcome.NOOP)
+    if change.state in (S.APPROVED, S.APPLYING):
+        return Refusal(
+            f"{change.id} is being applied right now (by {replica_of(change.applier)}); "
+            "if that replica stopped, another one takes it over when its lease expires and "
+            "it becomes applied or interrupted. Roll it back then"
+        )
     if change.state not in ROLLBACK_FROM or not change.wrote_objects:
         return Refusal(
             f"{change.id} is {change.state.value} and wrote nothing to the cluster; "
@@ -268,22 +369,25 @@ def claim_rollback(change: Change, user_id: str, now: float, reason: str = "") -
         reason.strip(),
         rollback_from=change.state,
         verify_at=None,
+        applier=token,
     )
 
 
-def rollback_refused(change: Change, reason: str, now: float) -> Step:
+def rollback_refused(change: Change, reason: str, now: float, owner: str | None = None) -> Step:
     """Back to the state before the rollback started: nothing was written."""
     back = change.rollback_from or S.FAILED
-    if change.state is not S.ROLLING_BACK:
-        return Refusal(f"{change.id} is {change.state.value}")
+    refusal = _not_ours(change, owner, S.ROLLING_BACK)
+    if refusal is not None:
+        return refusal
     return change.with_event(back, "rollback refused", "meshbot", now, reason, rollback_from=None)
 
 
-def rolled_back(change: Change, now: float) -> Step:
-    if change.state is not S.ROLLING_BACK:
-        return Refusal(f"{change.id} is {change.state.value}")
+def rolled_back(change: Change, now: float, owner: str | None = None, detail: str = "") -> Step:
+    refusal = _not_ours(change, owner, S.ROLLING_BACK)
+    if refusal is not None:
+        return refusal
     return change.with_event(
-        S.ROLLED_BACK, "rolled back", "meshbot", now, "previous objects restored"
+        S.ROLLED_BACK, "rolled back", "meshbot", now, detail or "previous objects restored"
     )
 
 

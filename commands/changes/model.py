@@ -31,6 +31,7 @@ class ChangeState(Enum):
     VERIFYING = "verifying"
     VERIFIED = "verified"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its applier stopped part-way; what was written is recorded
     ROLLING_BACK = "rolling back"
     ROLLED_BACK = "rolled back"
     REJECTED = "rejected"
@@ -279,6 +280,12 @@ class Change:
     verify_at: float | None = None
     verification: tuple[str, ...] = ()
     rollback_from: ChangeState | None = None
+    # Who holds the work on this change (apply, rollback): a replica id and a nonce, the
+    # holder of its work lease (commands.changes.lease). Moves made for that work check it.
+    applier: str | None = None
+    # Stored when apply is claimed, before any write: each item as it was (`before`) and
+    # as the write intends it (`after`). What a takeover compares the live objects with.
+    plan: tuple[Snapshot, ...] = ()
 
     @property
     def failed_gates(self) -> tuple[Gate, ...]:
@@ -338,6 +345,8 @@ class Change:
             "verify_at": self.verify_at,
             "verification": list(self.verification),
             "rollback_from": None if self.rollback_from is None else self.rollback_from.value,
+            "applier": self.applier,
+            "plan": [s.to_json() for s in self.plan],
         }
 
     @classmethod
@@ -371,6 +380,8 @@ class Change:
             verify_at=raw.get("verify_at"),
             verification=tuple(raw.get("verification", ())),
             rollback_from=None if rollback_from is None else ChangeState(rollback_from),
+            applier=raw.get("applier"),
+            plan=tuple(Snapshot.from_json(s) for s in raw.get("plan", ())),
         )
 
 

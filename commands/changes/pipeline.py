@@ -10,8 +10,10 @@ stage lives in its own module, all moving records through one `Ledger`:
 
     proposing     read the live objects, dry-run, store, supersede older proposals
     deciding      approve (the last approval applies) / reject / expire
-    applying      claim approved → applying once, write under guard, record or undo
-    due           what the clock makes due (the sweeper): expiry, bake-window verdicts
+    applying      lease, claim approved → applying once, store the plan, write under
+                  guard (the kind's Applier, appliers), record or undo
+    due           what the clock makes due (the sweeper): expiry, bake-window verdicts,
+                  takeover of work whose replica stopped (takeover, lease)
     rolling_back  restore what a change wrote, refused on drift
     ledger        the one way a record moves: atomic transition, audit, notifiers
     records       where change records, the index and the active set live

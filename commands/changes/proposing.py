@@ -32,8 +32,7 @@ def propose(ledger: Ledger, proposal: Proposal, requester: Caller) -> Result:
             + "; ".join(problems)
         )
     change = new_change(ledger, proposal, objects, cluster.name, requester)
-    ledger.records.add(change)
-    ledger.announce(None, change)
+    ledger.add(change)
     supersede_older(ledger, change, change.created_at)
     return ChangeProposed(change)
 

@@ -8,7 +8,7 @@ indexed in one place, so no step builds a store key by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from commands.changes.hooks import PipelineSettings
 from commands.changes.model import Change, History, HistoryRow
@@ -64,13 +64,15 @@ class ChangeRecords:
                 found.append(change)
         return found
 
-    def add(self, change: Change) -> None:
-        """Store a new change and list it first in its cluster's index and active set."""
-        self.store.put(
+    def add(self, change: Change, audit: Sequence[Mapping[str, str]] = ()) -> None:
+        """Store a new change (with its audit entries, in one transaction) and list it
+        first in its cluster's index and active set."""
+        self.store.update(
             change_key(change.id),
-            change.to_json(),
+            lambda current: change.to_json() if current is None else None,
             cluster=change.cluster,
             ttl_s=self.settings.retention_s,
+            audit=lambda _new: audit,
         )
         size = self.settings.index_size
 
@@ -82,6 +84,15 @@ class ChangeRecords:
 
         self.store.update(INDEX_KEY, add_newest, cluster=change.cluster)
         self.store.update(ACTIVE_KEY, add_active, cluster=change.cluster)
+
+    def activate(self, change: Change) -> None:
+        """Put an ended change back in the active set (before a rollback claims it, so a
+        replica killed mid-rollback leaves it where the sweep looks)."""
+        self.store.update(
+            ACTIVE_KEY,
+            lambda ids: None if change.id in (ids or []) else [*(ids or []), change.id],
+            cluster=change.cluster,
+        )
 
     def retire(self, change: Change) -> None:
         """Take a change that reached an end state out of its cluster's active set."""

@@ -6,11 +6,13 @@ an approver of the change's policy when the policy says `rollback_needs_approver
 claims the change atomically (a double click rolls back once), and refuses — writing
 nothing — when anyone changed the objects since the change wrote them. A restore that
 fails part-way leaves the change failed with the snapshots it could not restore, so a
-second rollback can finish the job.
+second rollback can finish the job. It holds the change's work lease like an apply, so
+a replica killed mid-rollback is taken over too (commands.changes.takeover).
 """
 
 from __future__ import annotations
 
+from commands.changes.applying import work_lease
 from commands.changes.diffs import drift, same_object
 from commands.changes.ledger import Ledger, unknown
 from commands.changes.machine import (
@@ -21,7 +23,7 @@ from commands.changes.machine import (
     rolled_back,
 )
 from commands.changes.model import Change, ChangeActed
-from commands.changes.writes import Restore, restore
+from commands.changes.writes import Restore
 from commands.core.errors import PortError
 from commands.core.model import ActionOutcome, Caller, Refusal, Role
 from commands.core.ports import Cluster
@@ -35,25 +37,43 @@ def rollback(ledger: Ledger, change_id: str, caller: Caller, reason: str = "") -
     refusal = may_roll_back(ledger, change, caller)
     if refusal is not None:
         return ledger.refused(change, "rollback", caller, refusal)
+    lease = work_lease(ledger, change.id)
+    if not lease.take():  # a double click, or an apply or rollback still running
+        change = ledger.records.find(change_id) or change
+        now = ledger.clock.now()
+        busy = claim_rollback(change, caller.user_id, now, reason)
+        if not isinstance(busy, Refusal):
+            busy = Refusal(f"{change.id} is being worked on right now; look again in a moment")
+        return ledger.refused(change, "rollback", caller, busy)
+    with lease.kept():
+        return _roll_back(ledger, change, caller, reason, lease.token)
+
+
+def _roll_back(
+    ledger: Ledger, change: Change, caller: Caller, reason: str, token: str
+) -> ChangeActed:
     now = ledger.clock.now()
-    step = ledger.move(change, lambda c: claim_rollback(c, caller.user_id, now, reason))
+    ledger.records.activate(change)  # the sweep retires it again if the claim is refused
+    step = ledger.move(change, lambda c: claim_rollback(c, caller.user_id, now, reason, token))
     if isinstance(step, Refusal):
         return ledger.refused(change, "rollback", caller, step)
     change = step.after
     cluster = ledger.services.clusters.get(change.cluster)
     if cluster is None:
-        return refused(ledger, change, f"cluster {change.cluster} is not configured")
+        return refused(ledger, change, f"cluster {change.cluster} is not configured", token)
     try:
         drifted = drift_since_written(cluster, change)
     except PortError as exc:
-        return refused(ledger, change, f"could not read the live objects: {exc}")
+        return refused(ledger, change, f"could not read the live objects: {exc}", token)
     if drifted:
         return refused(
             ledger,
             change,
             "someone changed the objects since this change wrote them: " + "; ".join(drifted),
+            token,
         )
-    return recorded(ledger, change, restore(cluster, change.snapshots))
+    undone = ledger.kit.hooks.applier(change.kind).undo(cluster, change.snapshots)
+    return recorded(ledger, change, undone, owner=token)
 
 
 def may_roll_back(ledger: Ledger, change: Change, caller: Caller) -> Refusal | None:
@@ -77,30 +97,30 @@ def drift_since_written(cluster: Cluster, change: Change) -> list[str]:
     ]
 
 
-def recorded(ledger: Ledger, change: Change, undone: Restore) -> ChangeActed:
+def recorded(
+    ledger: Ledger, change: Change, undone: Restore, *, owner: str | None = None
+) -> ChangeActed:
     """rolling back → rolled back, or failed with what could not be restored."""
     now = ledger.clock.now()
     if undone.failed:
         left = tuple(s for s, _ in undone.failed)
         why = f"rollback failed part-way: {undone.describe()}"
         after = ledger.moved_to(
-            change, lambda c: fail(c, why, now, snapshots=left, event="rollback failed")
+            change,
+            lambda c: fail(c, why, now, snapshots=left, event="rollback failed", owner=owner),
         )
         return ChangeActed(change.id, "rollback", ActionOutcome.REFUSED, why, after)
-    after = ledger.moved_to(change, lambda c: rolled_back(c, now))
+    said = undone.describe() if undone.restored else "everything was already restored"
+    after = ledger.moved_to(change, lambda c: rolled_back(c, now, owner, said))
     return ChangeActed(
-        change.id,
-        "rollback",
-        ActionOutcome.DONE,
-        f"Rolled back {change.id}: {undone.describe()}",
-        after,
+        change.id, "rollback", ActionOutcome.DONE, f"Rolled back {change.id}: {said}", after
     )
 
 
-def refused(ledger: Ledger, change: Change, why: str) -> ChangeActed:
+def refused(ledger: Ledger, change: Change, why: str, owner: str | None = None) -> ChangeActed:
     """Back to where the change was before the rollback started; nothing was written."""
     now = ledger.clock.now()
-    after = ledger.moved_to(change, lambda c: rollback_refused(c, why, now))
+    after = ledger.moved_to(change, lambda c: rollback_refused(c, why, now, owner))
     return ChangeActed(
         change.id,
         "rollback",

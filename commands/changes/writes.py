@@ -64,13 +64,23 @@ def dry_run(
     cluster: Cluster, objects: tuple[ObjectChange, ...], lives: list[JSON | None]
 ) -> list[str]:
     """The server's objections to each write, as lines; empty when all would succeed."""
+    return dry_run_each(cluster, objects, lives)[1]
+
+
+def dry_run_each(
+    cluster: Cluster, objects: tuple[ObjectChange, ...], lives: list[JSON | None]
+) -> tuple[list[JSON | None], list[str]]:
+    """Each object as the server would write it (its defaults filled in; None: absent),
+    and the server's objections as lines (empty when every write would succeed)."""
+    answers: list[JSON | None] = []
     problems: list[str] = []
     for change, live in zip(objects, lives, strict=True):
         try:
-            make_it(cluster, change.ref, live, change.desired, dry_run=True)
+            answers.append(make_it(cluster, change.ref, live, change.desired, dry_run=True))
         except PortError as exc:
+            answers.append(None)
             problems.append(f"{change.ref.label}: {exc}")
-    return problems
+    return answers, problems
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,14 @@ class Store(Protocol):
         *,
         cluster: str | None = None,
         ttl_s: float | None = None,
+        audit: Callable[[JSON], Sequence[Mapping[str, str]]] | None = None,
     ) -> tuple[bool, JSON | None]:
         """Atomically replace the value with `change(current)`.
 
         `change` returning None leaves the value alone. Returns (written, value now).
         `change` may run more than once under contention, so it must be pure.
+        `audit(new value)` gives entries appended to `cluster`'s audit stream in the same
+        transaction as the write (so a crash never leaves one without the other).
         """
         ...
 

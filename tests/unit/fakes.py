@@ -126,6 +126,7 @@ class MemoryStore:
         *,
         cluster: str | None = None,
         ttl_s: float | None = None,
+        audit: Callable[[Any], Sequence[Mapping[str, str]]] | None = None,
     ) -> tuple[bool, Any]:
         self._check()
         with self._lock:
@@ -136,6 +137,8 @@ class MemoryStore:
                 return False, current
             written = _dumps(new)
             self._set((cluster, key), written, ttl_s)
+            for entry in audit(json.loads(written)) if audit is not None else ():
+                self.append_audit(cluster or "global", entry)
             return True, json.loads(written)
 
     def append_audit(self, cluster: str, entry: Mapping[str, str]) -> str:

@@ -132,6 +132,18 @@ def test_audit_stream_keeps_order_and_reads_after_an_id(store: AnyStore) -> None
     assert store.read_audit("staging") == []
 
 
+def test_an_update_appends_its_audit_entries_with_the_write_and_only_then(
+    store: AnyStore,
+) -> None:
+    def entries(new: dict[str, int]) -> list[dict[str, str]]:
+        return [{"event": "moved", "n": str(new["n"])}]
+
+    store.put("change:1", {"n": 1}, cluster="prod")
+    store.update("change:1", lambda v: {"n": v["n"] + 1}, cluster="prod", audit=entries)
+    store.update("change:1", lambda v: None, cluster="prod", audit=entries)  # no move
+    assert [dict(e.fields) for e in store.read_audit("prod")] == [{"event": "moved", "n": "2"}]
+
+
 def test_lease_has_one_holder_until_it_expires(store: AnyStore) -> None:
     assert store.acquire("watchers", "replica-a", ttl_s=0.4)
     assert not store.acquire("watchers", "replica-b", ttl_s=0.4)

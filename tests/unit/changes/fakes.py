@@ -37,6 +37,8 @@ class ObjectCluster:
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     invalid: Callable[[dict[str, Any]], str | None] = lambda obj: None
     writes: list[str] = field(default_factory=list)
+    # every write: (what, object, the object before, the object after; None: absent)
+    log: list[tuple[str, str, Any, Any]] = field(default_factory=list)
     _rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def server_version(self) -> str:
@@ -93,7 +95,9 @@ class ObjectCluster:
             return copy.deepcopy(body)
         self._maybe_fail("create_object")
         self.writes.append(f"create {ref.label}")
-        return copy.deepcopy(self.add(body, ref.plural))
+        created = self.add(body, ref.plural)
+        self.log.append(("create", ref.label, None, copy.deepcopy(created)))
+        return copy.deepcopy(created)
 
     def replace_object(self, ref: ObjectRef, body: Any, *, dry_run: bool = False) -> Any:
         self._check(body)
@@ -108,7 +112,9 @@ class ObjectCluster:
         self.writes.append(f"replace {ref.label}")
         new = copy.deepcopy(body)
         new["metadata"]["uid"] = live["metadata"].get("uid")
-        return copy.deepcopy(self.add(new, ref.plural))
+        replaced = self.add(new, ref.plural)
+        self.log.append(("replace", ref.label, copy.deepcopy(live), copy.deepcopy(replaced)))
+        return copy.deepcopy(replaced)
 
     def patch_object(self, ref: ObjectRef, patch: Any, *, dry_run: bool = False) -> Any:
         raise NotImplementedError
@@ -125,6 +131,7 @@ class ObjectCluster:
             return
         self._maybe_fail("delete_object")
         self.writes.append(f"delete {ref.label}")
+        self.log.append(("delete", ref.label, copy.deepcopy(live), None))
         del self.objects[_key(ref.api_version, ref.plural, ref.namespace, ref.name)]
 
     def _check(self, body: Any) -> None:
@@ -189,6 +196,7 @@ def change_services(
     settings: PipelineSettings | None = None,
     hooks: ChangeHooks | None = None,
     kits: Sequence[object] = (),
+    replica_id: str = "replica-1",
 ) -> Services:
     cluster = cluster or ObjectCluster()
     memory = store or MemoryStore()
@@ -200,6 +208,47 @@ def change_services(
         metrics={cluster.name: metrics} if metrics is not None else {},
         clock=clock or MovingClock(),
         version="0.1.0",
-        replica_id="replica-1",
+        replica_id=replica_id,
         kits=Kits([kit, *kits]),
     )
+
+
+class ReplicaKilled(BaseException):
+    """A replica stopped dead (SIGKILL): nothing after it runs, nothing is cleaned up —
+    not even its work lease, which is left to expire."""
+
+
+WRITES = ("create_object", "replace_object", "delete_object")
+
+
+class KillAt:
+    """A port (cluster or store) of a replica that is killed at its `at`-th counted call:
+    before the call reaches the port, or (`landed`) right after it did. Calls counted:
+    those to `methods`, dry runs excluded."""
+
+    def __init__(
+        self, inner: Any, at: int, methods: Sequence[str] = WRITES, landed: bool = False
+    ) -> None:
+        self.inner = inner
+        self.at = at
+        self.methods = tuple(methods)
+        self.landed = landed
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name not in self.methods:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("dry_run"):
+                return attr(*args, **kwargs)
+            self.calls += 1
+            if self.calls == self.at and not self.landed:
+                raise ReplicaKilled(f"killed before {name}")
+            result = attr(*args, **kwargs)
+            if self.calls == self.at:
+                raise ReplicaKilled(f"killed after {name}")
+            return result
+
+        return call
