@@ -11,6 +11,7 @@ from bot.app.version import meshbot_version
 from commands.changes import commands as change_commands
 from commands.core import builtin
 from commands.core.registry import Registry
+from commands.install import commands as install_commands
 from commands.mtls import commands as mtls_commands
 from commands.preflight import commands as preflight_commands
 from commands.timeouts import commands as timeouts_commands
@@ -27,4 +28,5 @@ def build_registry() -> Registry:
     change_commands.register(registry)
     timeouts_commands.register(registry)
     watch_commands.register(registry)
+    install_commands.register(registry)
     return registry

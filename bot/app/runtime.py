@@ -28,11 +28,13 @@ from bot.changes.sweeper import ChangeSweeper
 from bot.core.runtime import Runtime, SystemClock
 from bot.core.settings import ClusterConfig
 from bot.core.telemetry import Telemetry
+from bot.install.wiring import PreflightBridge, helm_clients, register_hooks
 from bot.watch.jobs import start_watchers
 from bot.watch.settings import WatchServices
 from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.core.ports import Metrics, Services
 from commands.core.wiring import Kits
+from commands.install.ports import InstallKit
 from commands.mtls import commands as mtls
 from commands.mtls.verify import MtlsBakeVerifier
 from commands.timeouts.fix import KIND as TIMEOUTS_KIND
@@ -62,6 +64,9 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         if c.prometheus is not None
     }
     ports_metrics: dict[str, Metrics] = dict(metrics)
+    install = InstallKit(
+        file.install.to_core(), helm_clients(file.clusters, clusters), PreflightBridge()
+    )
     watch = WatchServices(file.watchers, {n: c.oncall_channel for n, c in file.clusters.items()})
     services = Services(
         store=store,
@@ -77,7 +82,8 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
                 file.preflight.to_core(),
                 file.timeouts.to_core(),
                 file.changes.mtls_settings(),
-                build_changes(file.changes, file.timeouts.to_core()),
+                build_changes(file.changes, file.timeouts.to_core(), install),
+                install,
                 watch,
                 watch.counters,
             ]
@@ -116,13 +122,17 @@ def start_jobs(runtime: Runtime, settings: Settings, client: WebClient) -> None:
         runtime.on_stop(watchers.stop)
 
 
-def build_changes(config: ChangesConfig, timeouts: TimeoutsSettings) -> ChangesKit:
+def build_changes(
+    config: ChangesConfig, timeouts: TimeoutsSettings, install: InstallKit | None = None
+) -> ChangesKit:
     """The change pipeline's settings and hooks, with each change kind's verifier."""
     hooks = ChangeHooks()
     mtls_verifier = MtlsBakeVerifier(config.mtls_settings())
     hooks.register_verifier(mtls.KIND_STRICT, mtls_verifier)
     hooks.register_verifier(mtls.KIND_PERMISSIVE, mtls_verifier)
     hooks.register_verifier(TIMEOUTS_KIND, TimeoutsBakeVerifier(timeouts))
+    if install is not None:
+        register_hooks(hooks, install.settings, install.helm)
     return ChangesKit(config.pipeline_settings(), hooks)
 
 

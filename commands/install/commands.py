@@ -110,7 +110,7 @@ def _plan(ctx: Context, args: Args) -> Result:
     headline = "Planned. `start` proposes the control plane"
     if plan.preflight_failed:
         headline += " (preflight failed: an approver must override it with a reason)"
-    return view(services, plan, headline)
+    return view(services, plan, headline, fresh=True)
 
 
 def _checked(ctx: Context, args: Args) -> InstallPlan | Result:

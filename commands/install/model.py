@@ -27,7 +27,6 @@ WAVE_LABEL = "meshbot.io/install-wave"
 
 @dataclass(frozen=True)
 class InstallSettings:
-    charts: dict[str, str] = field(default_factory=dict)  # cluster -> chart source
     hub: str = "docker.io/istio"
     wave_size: int = 3
     waves: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
@@ -227,6 +226,7 @@ class InstallView(Result):
     stages: tuple[StageView, ...]
     current: int | None  # the stage that needs attention now (None: done or aborted)
     headline: str = ""
+    fresh: bool = False  # just planned: front ends post it as the plan message
 
     @property
     def current_change(self) -> Change | None:

@@ -10,8 +10,9 @@ truth about each stage.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from commands.changes.model import Change
+from commands.changes.model import Change, MessageRef
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import StoreUnavailable
 from commands.core.ports import Services
@@ -56,7 +57,9 @@ class Plans:
         return InstallPlan.from_json(now)
 
 
-def view(services: Services, plan: InstallPlan, headline: str = "") -> InstallView:
+def view(
+    services: Services, plan: InstallPlan, headline: str = "", *, fresh: bool = False
+) -> InstallView:
     """The plan with each stage's state read from its change, and the stage that needs
     attention: the first one not verified (None once every stage is, or when aborted)."""
     records = Pipeline(services).ledger.records
@@ -69,4 +72,9 @@ def view(services: Services, plan: InstallPlan, headline: str = "") -> InstallVi
     current = next((s.index for s in stages if s.state is not StageState.VERIFIED), None)
     if plan.aborted:
         current = None
-    return InstallView(plan, tuple(stages), current, headline)
+    return InstallView(plan, tuple(stages), current, headline, fresh)
+
+
+def attach_message(services: Services, plan: InstallPlan, channel: str, ts: str) -> InstallPlan:
+    """Remember where the plan message is, so every later step edits it in place."""
+    return Plans(services).update(plan, lambda p: replace(p, message=MessageRef(channel, ts)))
