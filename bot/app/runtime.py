@@ -34,7 +34,7 @@ from bot.watch.settings import WatchServices
 from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.core.ports import Metrics, Services
 from commands.core.wiring import Kits
-from commands.install.ports import InstallKit
+from commands.install.ports import HelmClients, InstallKit
 from commands.mtls import commands as mtls
 from commands.mtls.verify import MtlsBakeVerifier
 from commands.timeouts.fix import KIND as TIMEOUTS_KIND
@@ -44,7 +44,10 @@ from commands.timeouts.verify import TimeoutsBakeVerifier
 log = logging.getLogger(__name__)
 
 
-def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, replica_id: str | None = None, helm: HelmClients | None = None
+) -> Runtime:
+    """`helm`: the Helm clients to use instead of the configured adapter (tests)."""
     file = settings.file
     store, embedded = _store(settings)
     clusters = {
@@ -65,7 +68,7 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
     }
     ports_metrics: dict[str, Metrics] = dict(metrics)
     install = InstallKit(
-        file.install.to_core(), helm_clients(file.clusters, clusters), PreflightBridge()
+        file.install.to_core(), helm or helm_clients(file.clusters, clusters), PreflightBridge()
     )
     watch = WatchServices(file.watchers, {n: c.oncall_channel for n, c in file.clusters.items()})
     services = Services(

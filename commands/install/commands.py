@@ -59,6 +59,9 @@ from commands.install.ports import InstallKit
 from commands.install.releases import propose_releases
 
 LEASE_S = 60.0
+ROLL_BACK_ON_ABORT = frozenset(
+    {ChangeState.VERIFYING, ChangeState.VERIFIED, ChangeState.FAILED, ChangeState.INTERRUPTED}
+)
 BOT = "meshbot"
 
 
@@ -295,24 +298,23 @@ def _do_abort(ctx: Context, plan_id: str) -> InstallActed:
     pipeline = Pipeline(ctx.services)
     said = "nothing was in flight"
     change = shown.current_change
-    if change is not None:
+    if change is not None and change.state in (
+        ChangeState.APPROVED,
+        ChangeState.APPLYING,
+        ChangeState.ROLLING_BACK,
+    ):
+        return _acted(
+            ctx,
+            plan,
+            "abort",
+            ActionOutcome.REFUSED,
+            f"{change.id} is {change.state.value}; abort once it has settled",
+        )
+    if change is not None and change.state in ROLL_BACK_ON_ABORT | {ChangeState.PROPOSED}:
         if change.state is ChangeState.PROPOSED:
             acted = pipeline.reject(change.id, ctx.caller, "install aborted")
-        elif change.state in (
-            ChangeState.VERIFYING,
-            ChangeState.VERIFIED,
-            ChangeState.FAILED,
-            ChangeState.INTERRUPTED,
-        ):
-            acted = pipeline.rollback(change.id, ctx.caller, "install aborted")
         else:
-            return _acted(
-                ctx,
-                plan,
-                "abort",
-                ActionOutcome.REFUSED,
-                f"{change.id} is {change.state.value}; abort once it has settled",
-            )
+            acted = pipeline.rollback(change.id, ctx.caller, "install aborted")
         if acted.outcome is not ActionOutcome.DONE:
             return _acted(
                 ctx, plan, "abort", ActionOutcome.REFUSED, f"not aborted: {acted.message}"

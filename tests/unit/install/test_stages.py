@@ -244,3 +244,25 @@ def test_abort_rolls_back_the_current_stage_and_stops() -> None:
     labels = bed.cluster.live(ns_ref("cart"))["metadata"]["labels"]  # type: ignore[index]
     assert labels["istio-injection"] == "enabled"
     assert run(bed, f"install advance {plan_id}").outcome is ActionOutcome.REFUSED
+
+
+def test_abort_after_a_rollback_only_stops_the_install() -> None:
+    bed = install_bed()
+    plan_id = planned(bed)
+    control_plane_verified(bed, plan_id)
+    wave = run(bed, f"install advance {plan_id}").view.stages[1].change  # type: ignore[union-attr]
+    assert wave is not None
+    Pipeline(bed.services).approve(wave.id, BOB)
+    Pipeline(bed.services).rollback(wave.id, ALICE, "bad wave")
+    writes = len(bed.cluster.writes)
+    aborted = run(bed, f"install abort {plan_id}")
+    assert aborted.outcome is ActionOutcome.DONE and "nothing was in flight" in aborted.message
+    assert len(bed.cluster.writes) == writes
+    assert [s.state.value for s in aborted.view.stages] == [  # type: ignore[union-attr]
+        "verified",
+        "rolled back",
+        "pending",
+        "pending",
+        "pending",
+    ]
+    assert aborted.view is not None and aborted.view.current is None
