@@ -19,7 +19,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.changes.render import event_reply
+from bot.changes.render import event_reply, section
 from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
 from bot.install.render import ABORT, ADVANCE, START, acted_message, plan_message
@@ -109,6 +109,8 @@ def deliver_view(reply: Reply, result: Result) -> None:
     ts = post_with_thread(reply, message, (), "install plan")
     if ts is not None and reply.channel_id is not None:
         attach_message(reply.runtime.services, result.plan, reply.channel_id, ts)
+        said = f":white_check_mark: Planned {result.plan.id}: the plan is posted in this channel"
+        respond_with(reply.respond, SlackMessage(said, [section(said).to_dict()]))
 
 
 def deliver_acted(reply: Reply, result: Result) -> None:

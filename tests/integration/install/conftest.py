@@ -19,9 +19,14 @@ from bot.app.config import Settings
 from bot.app.health import BackgroundServer
 from bot.app.runtime import build_runtime, start_sweeper
 from bot.app.slack import build_app
+from bot.core.dispatch import run_command
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SignedClient, SlackEmulator
 from bot.slack.serve import MAX_BODY_BYTES, slack_wsgi
+from commands.changes.model import ChangeState
+from commands.changes.pipeline import Pipeline
+from commands.core.model import ActionOutcome, Caller, Role
+from commands.install.model import InstallActed, InstallView
 from tests.fixtures.kube import KUBECTL
 from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.shared import missing, shared_path
@@ -134,11 +139,16 @@ def install_bot(
     slack_emulator: SlackEmulator,
     signing_secret: str,
     configured_settings: Callable[[str], Settings],
-) -> Iterator[Callable[[str, SdkHelm], RunningBot]]:
+    meshbot_settings_factory: Callable[..., Settings],
+) -> Iterator[Callable[..., RunningBot]]:
+    """Start a meshbot replica (on the clean Redis, or `redis_url`) with `extra` config."""
     started: list[RunningBot] = []
 
-    def start(extra: str, helm: SdkHelm) -> RunningBot:
-        settings = configured_settings(extra)
+    def start(extra: str, helm: SdkHelm, redis_url: str | None = None) -> RunningBot:
+        if redis_url is None:
+            settings = configured_settings(extra)
+        else:
+            settings = meshbot_settings_factory(redis_url, extra)
         runtime = build_runtime(settings, replica_id="replica-test", helm=SdkHelmClients(helm))
         app = build_app(runtime)
         start_sweeper(runtime, settings)
@@ -161,3 +171,59 @@ def install_bot(
         bot.client.close()
         bot.server.stop()
         bot.runtime.close()
+
+
+def bot_config(kubeconfig: Path, prometheus_url: str | None = None, install: str = "") -> str:
+    prom = f'\n    prometheus: {{url: "{prometheus_url}"}}' if prometheus_url else ""
+    return f"""
+clusters:
+  prod:
+    kubeconfig: {kubeconfig}
+    context: sandbox{prom}
+changes:
+  sweep_interval_s: 0.3
+  hold_retry_s: 1
+  verify_lease_s: 3
+  apply_lease_s: 3
+install:
+  bake_window_s: 3
+  bake_min_requests: 5
+  rollout_wait_s: 20
+  control_plane_wait_s: 120
+{install}
+"""
+
+
+ALICE = Caller("U_ALICE", Role.OPERATOR, "C_OPS")
+BOB = Caller("U_BOB", Role.APPROVER, "C_OPS")
+
+
+def plan_with_control_plane(bot: RunningBot, waves: str = "quiet;shop") -> str:
+    """Plan (by Alice), and the control plane installed (approved by Bob) and verified."""
+    planned = run_command(bot.runtime, f"install plan version=1.30.3 waves={waves}", ALICE)
+    assert isinstance(planned, InstallView), planned
+    plan_id = planned.plan.id
+    started = run_command(bot.runtime, f"install start {plan_id}", ALICE)
+    assert isinstance(started, InstallActed) and started.view is not None, started
+    change = started.view.stages[0].change
+    assert change is not None
+    acted = Pipeline(bot.runtime.services).approve(change.id, BOB)
+    assert acted.outcome is ActionOutcome.DONE, acted.message
+    wait_until(
+        lambda: state_of(bot, change.id) is ChangeState.VERIFIED, "control plane verified", 120
+    )
+    return plan_id
+
+
+def state_of(bot: RunningBot, change_id: str) -> ChangeState | None:
+    change = Pipeline(bot.runtime.services).find(change_id)
+    return None if change is None else change.state
+
+
+def advance(bot: RunningBot, plan_id: str) -> str:
+    acted = run_command(bot.runtime, f"install advance {plan_id}", ALICE)
+    assert isinstance(acted, InstallActed) and acted.outcome is ActionOutcome.DONE, acted
+    assert acted.view is not None and acted.view.current is not None
+    change = acted.view.stages[acted.view.current].change
+    assert change is not None
+    return change.id
