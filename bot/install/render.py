@@ -39,7 +39,10 @@ STAGE_ICON = {
     StageState.FAILED: ":rotating_light:",
     StageState.ROLLED_BACK: ":leftwards_arrow_with_hook:",
 }
-MAX_STAGE_SECTIONS = 6
+MAX_STAGE_SECTIONS = 4
+# Slack refuses a message whose blocks exceed 13,000 characters of JSON in all; the
+# stage list gets this much of it, the rest is header, preflight, current stage, buttons.
+STAGE_BUDGET = 6500
 
 
 def stage_line(view: InstallView, s: StageView) -> str:
@@ -50,6 +53,41 @@ def stage_line(view: InstallView, s: StageView) -> str:
     if s.approvers:
         line += " · approved by " + ", ".join(f"<@{u}>" for u in s.approvers)
     return line + marker
+
+
+def stage_lines(view: InstallView) -> list[str]:
+    """Every stage on a line; when that is too long for one message, the stages around
+    the current one, the failed ones and the last two, with runs of the others folded
+    into one line each (`status ID` lists them all)."""
+    lines = [stage_line(view, s) for s in view.stages]
+    if sum(len(line) + 1 for line in lines) <= STAGE_BUDGET:
+        return lines
+    last = len(view.stages) - 1
+    here = view.current if view.current is not None else last
+    keep = {0, last - 1, last, *range(max(0, here - 1), min(last, here + 3) + 1)}
+    keep |= {s.index for s in view.stages if s.state in (StageState.FAILED, StageState.ROLLED_BACK)}
+    shown: list[str] = []
+    folded: list[StageView] = []
+    for s in view.stages:
+        if s.index in keep:
+            if folded:
+                shown.append(_folded(folded))
+                folded = []
+            shown.append(lines[s.index])
+        else:
+            folded.append(s)
+    if folded:
+        shown.append(_folded(folded))
+    shown.append(f"_all {len(lines)} stages: `/mesh install status {view.plan.id}`_")
+    return shown
+
+
+def _folded(stages: list[StageView]) -> str:
+    counts: dict[str, int] = {}
+    for s in stages:
+        counts[s.state.value] = counts.get(s.state.value, 0) + 1
+    said = ", ".join(f"{n} {state}" for state, n in counts.items())
+    return f"… stages {stages[0].index + 1} to {stages[-1].index + 1}: {said}"
 
 
 def _current_lines(view: InstallView) -> list[str]:
@@ -150,13 +188,7 @@ def plan_message(view: InstallView) -> SlackMessage:
     preflight = [f"{GATE_ICON[g.status]} {g.name}: {g.detail}"[:300] for g in plan.preflight]
     notes = [f":information_source: {n}"[:300] for n in plan.notes]
     blocks.extend(section(c) for c in chunk_lines([*preflight, *notes])[:2])
-    stage_chunks = chunk_lines(stage_line(view, s) for s in view.stages)
-    if len(stage_chunks) > MAX_STAGE_SECTIONS:
-        kept = stage_chunks[: MAX_STAGE_SECTIONS - 1]
-        rest = sum(c.count("\n") + 1 for c in stage_chunks[MAX_STAGE_SECTIONS - 1 :])
-        kept.append(f"… and {rest} more stages: `/mesh install status {plan.id}`")
-        stage_chunks = kept
-    blocks.extend(section(c) for c in stage_chunks)
+    blocks.extend(section(c) for c in chunk_lines(stage_lines(view))[:MAX_STAGE_SECTIONS])
     blocks.extend(section(c) for c in chunk_lines(_current_lines(view))[:3])
     blocks.extend(_buttons(view))
     blocks = blocks[:MAX_BLOCKS]

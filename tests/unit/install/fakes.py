@@ -259,6 +259,32 @@ class Bed:
     registry: Registry
 
 
+def install_hooks(settings: InstallSettings, clients: Any) -> ChangeHooks:
+    hooks = ChangeHooks()
+    hooks.register_applier(KIND_CONTROL_PLANE, HelmReleases(clients))
+    hooks.register_applier(KIND_RETIRE, HelmReleases(clients))
+    hooks.register_applier(KIND_WAVE, WaveWrites())
+    hooks.register_verifier(KIND_CONTROL_PLANE, ControlPlaneVerifier(settings))
+    hooks.register_verifier(KIND_WAVE, WaveVerifier(settings))
+    return hooks
+
+
+def replica(bed: Bed, name: str, cluster: Any = None, helm: Any = None) -> Services:
+    """Another replica on the same store, cluster and Helm (or the ports given)."""
+    kit = bed.services.kit(InstallKit)
+    clients = FakeHelmClients(helm) if helm is not None else kit.helm
+    return change_services(
+        cluster or bed.cluster,
+        store=bed.services.store,  # type: ignore[arg-type]
+        metrics=bed.metrics,
+        clock=bed.clock,
+        settings=PipelineSettings(hold_retry_s=5.0, apply_lease_s=30.0),
+        hooks=install_hooks(kit.settings, clients),
+        kits=(InstallKit(kit.settings, clients, kit.preflight),),
+        replica_id=name,
+    )
+
+
 def install_bed(
     settings: InstallSettings | None = None,
     *,
@@ -283,17 +309,12 @@ def install_bed(
     )
     clients = FakeHelmClients(helm if helm_available else None)
     preflight = FakePreflight()
-    hooks = ChangeHooks()
-    hooks.register_applier(KIND_CONTROL_PLANE, HelmReleases(clients))
-    hooks.register_applier(KIND_RETIRE, HelmReleases(clients))
-    hooks.register_applier(KIND_WAVE, WaveWrites())
-    hooks.register_verifier(KIND_CONTROL_PLANE, ControlPlaneVerifier(settings))
-    hooks.register_verifier(KIND_WAVE, WaveVerifier(settings))
+    hooks = install_hooks(settings, clients)
     clock = MovingClock()
     metrics = traffic_metrics()
     services = change_services(
         cluster,
-        store=MemoryStore(),
+        store=MemoryStore(clock=clock),
         metrics=metrics,
         clock=clock,
         settings=PipelineSettings(hold_retry_s=5.0, apply_lease_s=30.0),
@@ -307,3 +328,24 @@ def install_bed(
 
 def ns_ref(name: str) -> ObjectRef:
     return ObjectRef("v1", "Namespace", "namespaces", name)
+
+
+def big_cluster(namespaces: int, pods_per_namespace: int) -> LabelCluster:
+    """A running 1.29.6 mesh with `namespaces` meshed namespaces of one Deployment each."""
+    cluster = seeded_cluster()
+    for key in [k for k in cluster.objects if k[2] in NAMESPACES or k[3] in NAMESPACES]:
+        del cluster.objects[key]
+    for n in range(namespaces):
+        ns = f"team-{n:03d}"
+        cluster.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"istio-injection": "enabled"}},
+            },
+            "namespaces",
+        )
+        cluster.add(deployment(ns, "api"), "deployments")
+        for i in range(pods_per_namespace):
+            cluster.add(pod(ns, f"api-{i}"), "pods")
+    return cluster
