@@ -24,9 +24,9 @@ def build_registry() -> Registry:
     registry = Registry()
     builtin.register(registry)  # registered in the order help lists them
     preflight_commands.register(registry)
+    install_commands.register(registry)
     mtls_commands.register(registry)
     change_commands.register(registry)
     timeouts_commands.register(registry)
     watch_commands.register(registry)
-    install_commands.register(registry)
     return registry
