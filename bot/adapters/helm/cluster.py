@@ -1,0 +1,292 @@
+"""The Helm port for one cluster: install, read and uninstall Istio's charts as releases.
+
+Helm runs in-process (helm-sdkpy) with the cluster's own kubeconfig and context (or the
+pod's ServiceAccount), so it reaches the same API server with the same credentials as
+the kube adapter; its releases live where Helm keeps them by default, as Secrets in the
+release's namespace, so a restart, another replica or the `helm` CLI sees them.
+
+- install is atomic: Helm waits until the release's workloads are ready, and on any
+  failure (a refused object, a timeout) uninstalls what it created (`rollback_on_failure`,
+  the old `--atomic`); whatever is still left is removed here before HelmFailed. A name
+  already in use is refused before anything is sent.
+- dry_run renders through render.RenderStandIn: the cluster only receives reads.
+- reads (release) and uninstall retry transient API failures with the kube adapter's
+  attempts and backoff; install is never re-sent (the caller decides, after it was
+  rolled back). Helm's messages are passed on with credentials scrubbed.
+- Istio's source-tree charts name a development registry and the tag `latest`: unless
+  the values say otherwise, images then come from the configured hub at the chart's
+  version (published charts already carry both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import yaml
+
+from bot.adapters.helm.render import Forward, RenderStandIn
+from bot.adapters.helm.sources import ChartSource
+from bot.adapters.kube.transport import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEMPTS
+from commands.install.ports import HelmFailed, HelmUnavailable, Release
+
+T = TypeVar("T")
+ISTIOD = "istiod"
+DEV_TAGS = frozenset({"", "latest"})
+CLUSTER_SCOPED = frozenset(
+    {
+        "APIService", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+        "IngressClass", "MutatingWebhookConfiguration", "Namespace", "PersistentVolume",
+        "PriorityClass", "RuntimeClass", "StorageClass", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+    }
+)  # fmt: skip
+TRANSIENT = re.compile(
+    r"connection refused|connection reset|i/o timeout|TLS handshake timeout|unexpected EOF|"
+    r"\b(429|500|502|503|504)\b|too many requests|internal error|service unavailable|"
+    r"the server is currently unable",
+    re.IGNORECASE,
+)
+SECRETS = (
+    (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
+    (
+        re.compile(r"(?i)\b(token|password|secret)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"), "[redacted]"),
+    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
+)  # fmt: skip
+
+
+class ClusterHelm:
+    def __init__(
+        self,
+        cluster: str,
+        helm: ModuleType,
+        source: ChartSource,
+        *,
+        forward: Forward,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        in_cluster: bool = False,
+        hub: str = "docker.io/istio",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.cluster = cluster
+        self.source = source
+        self.hub = hub
+        self._helm = helm
+        self._forward = forward
+        self._kubeconfig = kubeconfig
+        self._context = context
+        self._in_cluster = in_cluster
+        self._sleep = sleep
+        self.last_dry_run: RenderStandIn | None = None
+
+    def describe(self) -> str:
+        version = self._helm.get_version()
+        return f"Helm {version} on cluster {self.cluster}, {self.source.describe()}"
+
+    def chart_versions(self) -> Sequence[str]:
+        return self.source.versions(ISTIOD)
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def release(self, namespace: str, name: str) -> Release | None:
+        config = self._config(namespace)
+        try:
+            data = self._retrying(lambda: self._helm.Status(config).run(name), f"reading {name}")
+        except self._helm.ReleaseNotFoundError:
+            return None
+        return release_from(data)
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def install(
+        self,
+        namespace: str,
+        name: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        timeout_s: float = 300.0,
+    ) -> Release:
+        ref, version_arg = self.source.locate(chart, version)
+        given = with_image_defaults(values, ref, version, self.hub)
+        existing = self.release(namespace, name)
+        if existing is not None:
+            raise HelmFailed(
+                f"cluster {self.cluster}: release {name} already exists in {namespace} "
+                f"({existing.chart} {existing.chart_version}, {existing.status})"
+            )
+        if dry_run:
+            return self._dry_run(namespace, name, ref, version_arg, given)
+        timeout = max(1, math.ceil(timeout_s))
+        action = self._helm.Install(self._config(namespace)).run(
+            name, ref, values=given, version=version_arg, create_namespace=True,
+            wait=True, timeout=timeout, rollback_on_failure=True,
+        )  # fmt: skip
+        try:
+            data = _run(action)
+        except self._helm.HelmError as exc:
+            failure = self._failed(f"installing {chart} {version} as {name}", exc)
+            self._remove_leftovers(namespace, name, timeout_s, failure)
+            raise failure from None
+        return release_from(data)
+
+    def _dry_run(
+        self, namespace: str, name: str, ref: str, version: str | None, values: dict[str, Any]
+    ) -> Release:
+        with RenderStandIn(self._forward) as stand_in:
+            self.last_dry_run = stand_in
+            config = self._make_config(namespace, stand_in.kubeconfig, None)
+            action = self._helm.Install(config).run(
+                name, ref, values=values, version=version, create_namespace=True, wait=False
+            )
+            try:
+                data = _run(action)
+            except self._helm.HelmError as exc:
+                raise self._failed(f"rendering {name} (dry run)", exc) from None
+        rendered = release_from(data)
+        return Release(**{**rendered.__dict__, "status": "pending-install", "revision": 0})
+
+    def uninstall(self, namespace: str, name: str, *, timeout_s: float = 300.0) -> None:
+        config = self._config(namespace)
+        timeout = max(1, math.ceil(timeout_s))
+        try:
+            self._retrying(
+                lambda: self._helm.Uninstall(config).run(name, wait=True, timeout=timeout),
+                f"uninstalling {name}",
+            )
+        except self._helm.ReleaseNotFoundError:
+            return
+
+    def _remove_leftovers(
+        self, namespace: str, name: str, timeout_s: float, failure: HelmFailed
+    ) -> None:
+        """Helm's own rollback normally left nothing; if it failed itself, finish it."""
+        try:
+            if self.release(namespace, name) is not None:
+                self.uninstall(namespace, name, timeout_s=timeout_s)
+        except HelmFailed as cleanup:
+            raise HelmFailed(
+                f"{failure} — and removing what it created failed: {cleanup}"
+            ) from None
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _config(self, namespace: str) -> Any:
+        if self._in_cluster:
+            return self._guard(lambda: self._helm.Configuration.from_service_account(namespace))
+        return self._make_config(namespace, self._kubeconfig, self._context)
+
+    def _make_config(self, namespace: str, kubeconfig: str | None, context: str | None) -> Any:
+        return self._guard(
+            lambda: self._helm.Configuration(
+                namespace=namespace, kubeconfig=kubeconfig, kubecontext=context
+            )
+        )
+
+    def _guard(self, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except self._helm.HelmError as exc:
+            raise HelmUnavailable(
+                f"cluster {self.cluster}: Helm cannot use its kubeconfig: {scrub(str(exc))}"
+            ) from None
+
+    def _retrying(self, action: Callable[[], Coroutine[Any, Any, T]], what: str) -> T:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return _run(action())
+            except self._helm.ReleaseNotFoundError:
+                raise
+            except self._helm.HelmError as exc:
+                if attempt == MAX_ATTEMPTS or not TRANSIENT.search(str(exc)):
+                    suffix = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise self._failed(what + suffix, exc) from None
+            self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))
+        raise AssertionError("unreachable")
+
+    def _failed(self, what: str, exc: Exception) -> HelmFailed:
+        return HelmFailed(f"cluster {self.cluster}: {what} failed: {scrub(str(exc))}")
+
+
+def release_from(data: Mapping[str, Any]) -> Release:
+    chart = (data.get("chart") or {}).get("metadata") or {}
+    namespace = str(data.get("namespace") or "")
+    return Release(
+        name=str(data.get("name") or ""),
+        namespace=namespace,
+        chart=str(chart.get("name") or ""),
+        chart_version=str(chart.get("version") or ""),
+        revision=int(data.get("version") or 0),
+        status=str((data.get("info") or {}).get("status") or "unknown"),
+        values=dict(data.get("config") or {}),
+        objects=objects_of(str(data.get("manifest") or ""), namespace),
+    )
+
+
+def objects_of(manifest: str, namespace: str) -> tuple[Mapping[str, str], ...]:
+    """apiVersion/kind/namespace/name of each object in a rendered manifest."""
+    found: list[Mapping[str, str]] = []
+    for doc in yaml.safe_load_all(manifest):
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            continue
+        meta = doc.get("metadata") or {}
+        kind = str(doc["kind"])
+        scoped = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or namespace)
+        found.append(
+            {
+                "apiVersion": str(doc.get("apiVersion") or ""),
+                "kind": kind,
+                "namespace": scoped,
+                "name": str(meta.get("name") or ""),
+            }
+        )
+    return tuple(found)
+
+
+def with_image_defaults(
+    values: Mapping[str, Any], ref: str, version: str, hub: str
+) -> dict[str, Any]:
+    """`values` plus global.hub/global.tag when a source-tree chart leaves only dev ones."""
+    given = {key: value for key, value in values.items()}
+    chart_global = _chart_global(Path(ref))
+    if chart_global is None or str(chart_global.get("tag") or "") not in DEV_TAGS:
+        return given
+    own = dict(given.get("global") or {})
+    own.setdefault("hub", hub)
+    own.setdefault("tag", version)
+    given["global"] = own
+    return given
+
+
+def _chart_global(chart_dir: Path) -> Mapping[str, Any] | None:
+    """The chart's default `global` values (Istio nests them in _internal_defaults_do_not_set)."""
+    values_file = chart_dir / "values.yaml"
+    if not values_file.is_file():
+        return None
+    values = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
+    nested = values.get("_internal_defaults_do_not_set") or {}
+    found = nested.get("global") or values.get("global")
+    return found if isinstance(found, dict) else {}
+
+
+def scrub(message: str) -> str:
+    for pattern, replacement in SECRETS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _run(action: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(action)
