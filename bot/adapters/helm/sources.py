@@ -165,7 +165,15 @@ class RepositoryCharts(_Remote):
 
 
 class OciCharts(_Remote):
-    """Charts as OCI artifacts: `oci://host/path/<chart>:<version>`."""
+    """Charts as OCI artifacts: `oci://host/path/<chart>:<version>`.
+
+    Versions are the registry's tags (distribution API `tags/list`), read anonymously
+    through the registry's token challenge, as `helm pull` does for public charts.
+    `scheme` is "http" only for a local registry without TLS."""
+
+    def __init__(self, url: str, *, scheme: str = "https", **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.scheme = scheme
 
     def describe(self) -> str:
         return f"charts from the OCI registry {self.url}"
@@ -173,7 +181,7 @@ class OciCharts(_Remote):
     def versions(self, chart: str) -> list[str]:
         host, _, path = self.url.removeprefix("oci://").partition("/")
         repository = f"{path}/{chart}".strip("/")
-        url = f"https://{host}/v2/{repository}/tags/list"
+        url = f"{self.scheme}://{host}/v2/{repository}/tags/list"
         what = f"listing the versions of {chart}"
         response = self._get(url, what)
         if response.status_code == 401:
@@ -185,7 +193,8 @@ class OciCharts(_Remote):
             raise HelmFailed(f"{what}: {self.url}/{chart} answered {response.status_code}")
         tags = response.json().get("tags") or []
         # OCI tags cannot hold "+", so Helm pushes "1.0.0+meta" as "1.0.0_meta".
-        return ordered([t.replace("_", "+") for t in tags if VERSION.match(t)])
+        versions = [str(tag).replace("_", "+") for tag in tags]
+        return ordered([v for v in versions if VERSION.match(v)])
 
     def _anonymous_token(self, challenge: httpx.Response, repository: str, what: str) -> str:
         header = challenge.headers.get("www-authenticate", "")
