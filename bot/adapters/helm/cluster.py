@@ -55,7 +55,7 @@ TRANSIENT = re.compile(
     re.IGNORECASE,
 )
 SECRETS = (
-    (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
     (
         re.compile(r"(?i)\b(token|password|secret)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
         r"\1\2[redacted]",
@@ -88,7 +88,6 @@ class ClusterHelm:
         self._context = context
         self._in_cluster = in_cluster
         self._sleep = sleep
-        self.last_dry_run: RenderStandIn | None = None
 
     def describe(self) -> str:
         version = self._helm.get_version()
@@ -147,7 +146,6 @@ class ClusterHelm:
         self, namespace: str, name: str, ref: str, version: str | None, values: dict[str, Any]
     ) -> Release:
         with RenderStandIn(self._forward) as stand_in:
-            self.last_dry_run = stand_in
             config = self._make_config(namespace, stand_in.kubeconfig, None)
             action = self._helm.Install(config).run(
                 name, ref, values=values, version=version, create_namespace=True, wait=False

@@ -270,3 +270,49 @@ def test_without_helm_the_message_says_what_to_install(bed: Bed) -> None:
     with pytest.raises(HelmUnavailable) as unknown:
         bed.clients.for_cluster("prod")
     assert str(unknown.value) == "no cluster named prod (configured: mesh)"
+
+
+def test_an_istiod_that_never_becomes_ready_is_rolled_back_within_the_timeout(bed: Bed) -> None:
+    before = bed.inventory()
+    bed.server.faults.add_pods_never_ready(namespace=NS, image_regex="pilot:1.30.3")
+    try:
+        with pytest.raises(HelmFailed) as failed:
+            bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"}, timeout_s=3)
+    finally:
+        bed.server.faults.clear()
+    assert str(failed.value).startswith(f"cluster mesh: installing istiod 1.30.3 as {NEW} failed:")
+    assert "context deadline exceeded" in str(failed.value) or "timed out" in str(failed.value)
+    assert bed.helm.release(NS, NEW) is None
+    assert {o for o in bed.inventory() if o[1] != "pods"} == {o for o in before if o[1] != "pods"}
+    assert not [o for o in bed.inventory() if o[1] == "pods" and o[3].startswith(NEW)]
+
+
+def test_reads_retry_a_flaky_api_server_and_then_say_how_often(bed: Bed) -> None:
+    flaky = bed.server.faults.add(method="GET", path_regex="/secrets", status=503, count=2)
+    try:
+        read = bed.helm.release(NS, "istiod")
+    finally:
+        bed.server.faults.clear()
+    assert flaky.hits == 2 and read is not None and read.status == "deployed"
+    down = bed.server.faults.add(method="GET", path_regex="/secrets", status=503)
+    try:
+        with pytest.raises(HelmFailed) as failed:
+            bed.helm.release(NS, "istiod")
+    finally:
+        bed.server.faults.clear()
+    assert str(failed.value).startswith("cluster mesh: reading istiod (after 4 attempts) failed:")
+    assert down.hits >= 4
+
+
+def test_a_refused_credential_is_not_repeated_in_the_message(bed: Bed, tmp_path: Path) -> None:
+    forged = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6eDp5In0.c2lnbmF0dXJl"
+    kubeconfig = bed.server.write_kubeconfig(tmp_path / "forged", token=forged)
+    clients = _clients(kubeconfig)
+    with pytest.raises(HelmFailed) as refused:
+        clients.for_cluster("mesh").release(NS, "istiod")
+    clients.close()
+    assert str(refused.value) == (
+        "cluster mesh: reading istiod failed: status failed: kubernetes cluster unreachable: "
+        "the server has asked for the client to provide credentials"
+    )
+    assert forged not in str(refused.value) and "c2lnbmF0dXJl" not in str(refused.value)

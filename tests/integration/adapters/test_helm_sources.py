@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from bot.adapters.helm import HelmFromConfig
+from bot.adapters.helm.cluster import scrub
 from bot.adapters.helm.sources import OciCharts, RepositoryCharts, chart_source
 from bot.core.settings import ClusterConfig, ClusterInstallConfig
 from bot.sandbox.kube import KubeTestServer
@@ -232,4 +233,16 @@ def test_the_setting_picks_the_source() -> None:
     assert local.locate("istiod", "1.29.6") == (
         str(shared_path("istio-charts") / "1.29.6" / "istio-control" / "istio-discovery"),
         None,
+    )
+
+
+def test_credentials_in_a_helm_message_are_scrubbed() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtZXNoYm90In0.c2lnbmF0dXJlLXZhbHVl"
+    said = (
+        f'Get "https://u:hunter2@api.example.com/x": Authorization: Bearer abc.def; '
+        f'token="t0ps3cret" password: p4ss {jwt}'
+    )
+    assert scrub(said) == (
+        'Get "https://[redacted]@api.example.com/x": Authorization: Bearer [redacted]; '
+        'token="[redacted]" password: [redacted] [redacted]'
     )
