@@ -38,6 +38,7 @@ from bot.adapters.kube.transport import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEM
 from commands.install.ports import HelmFailed, HelmUnavailable, Release
 
 T = TypeVar("T")
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: istiod's manifest is large
 ISTIOD = "istiod"
 DEV_TAGS = frozenset({"", "latest"})
 CLUSTER_SCOPED = frozenset(
@@ -99,7 +100,9 @@ class ClusterHelm:
     # ---- reads ------------------------------------------------------------------------------
 
     def release(self, namespace: str, name: str) -> Release | None:
-        config = self._config(namespace)
+        return self._release(self._config(namespace), name)
+
+    def _release(self, config: Any, name: str) -> Release | None:
         try:
             data = self._retrying(lambda: self._helm.Status(config).run(name), f"reading {name}")
         except self._helm.ReleaseNotFoundError:
@@ -121,7 +124,8 @@ class ClusterHelm:
     ) -> Release:
         ref, version_arg = self.source.locate(chart, version)
         given = with_image_defaults(values, ref, version, self.hub)
-        existing = self.release(namespace, name)
+        config = self._config(namespace)  # one per install: Helm's discovery is done once
+        existing = self._release(config, name)
         if existing is not None:
             raise HelmFailed(
                 f"cluster {self.cluster}: release {name} already exists in {namespace} "
@@ -130,7 +134,7 @@ class ClusterHelm:
         if dry_run:
             return self._dry_run(namespace, name, ref, version_arg, given)
         timeout = max(1, math.ceil(timeout_s))
-        action = self._helm.Install(self._config(namespace)).run(
+        action = self._helm.Install(config).run(
             name, ref, values=given, version=version_arg, create_namespace=True,
             wait=True, timeout=timeout, rollback_on_failure=True,
         )  # fmt: skip
@@ -237,7 +241,7 @@ def release_from(data: Mapping[str, Any]) -> Release:
 def objects_of(manifest: str, namespace: str) -> tuple[Mapping[str, str], ...]:
     """apiVersion/kind/namespace/name of each object in a rendered manifest."""
     found: list[Mapping[str, str]] = []
-    for doc in yaml.safe_load_all(manifest):
+    for doc in yaml.load_all(manifest, Loader=LOADER):
         if not isinstance(doc, dict) or not doc.get("kind"):
             continue
         meta = doc.get("metadata") or {}
@@ -274,7 +278,7 @@ def _chart_global(chart_dir: Path) -> Mapping[str, Any] | None:
     values_file = chart_dir / "values.yaml"
     if not values_file.is_file():
         return None
-    values = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
+    values = yaml.load(values_file.read_text(encoding="utf-8"), Loader=LOADER) or {}
     nested = values.get("_internal_defaults_do_not_set") or {}
     found = nested.get("global") or values.get("global")
     return found if isinstance(found, dict) else {}

@@ -118,6 +118,7 @@ def _name(content_type: str, body: bytes) -> str | None:
 def _handler(stand_in: RenderStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
