@@ -68,6 +68,7 @@ class HelmFromConfig:
                 context=config.context,
                 in_cluster=config.in_cluster,
                 hub=config.install.hub,
+                read_limit_s=config.command_deadline_s,
             )
             self._built[cluster] = built
             return built

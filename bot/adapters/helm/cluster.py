@@ -13,6 +13,10 @@ release's namespace, so a restart, another replica or the `helm` CLI sees them.
 - reads (release) and uninstall retry transient API failures with the kube adapter's
   attempts and backoff; install is never re-sent (the caller decides, after it was
   rolled back). Helm's messages are passed on with credentials scrubbed.
+- Helm's client sets no timeout on a request, so every call is bounded here: a read by
+  the cluster's `command_deadline_s`, an install or uninstall by its own timeout plus
+  that (Helm's timeout covers the wait, the rollback comes after). A call past its bound
+  is reported, not retried; Helm's thread is left to finish on its own.
 - Istio's source-tree charts name a development registry and the tag `latest`: unless
   the values say otherwise, images then come from the configured hub at the chart's
   version (published charts already carry both).
@@ -24,46 +28,26 @@ import asyncio
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-import yaml
-
+from bot.adapters.helm.releases import release_from, scrub, with_image_defaults
 from bot.adapters.helm.render import Forward, RenderStandIn
 from bot.adapters.helm.sources import ChartSource
 from bot.adapters.kube.transport import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEMPTS
 from commands.install.ports import HelmFailed, HelmUnavailable, Release
 
 T = TypeVar("T")
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: istiod's manifest is large
 ISTIOD = "istiod"
-DEV_TAGS = frozenset({"", "latest"})
-CLUSTER_SCOPED = frozenset(
-    {
-        "APIService", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-        "IngressClass", "MutatingWebhookConfiguration", "Namespace", "PersistentVolume",
-        "PriorityClass", "RuntimeClass", "StorageClass", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
-    }
-)  # fmt: skip
 TRANSIENT = re.compile(
     r"connection refused|connection reset|i/o timeout|TLS handshake timeout|unexpected EOF|"
     r"\b(429|500|502|503|504)\b|too many requests|internal error|service unavailable|"
     r"the server is currently unable",
     re.IGNORECASE,
 )
-SECRETS = (
-    (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
-    (
-        re.compile(r"(?i)\b(token|password|secret)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-        r"\1\2[redacted]",
-    ),
-    (re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"), "[redacted]"),
-    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
-)  # fmt: skip
 
 
 class ClusterHelm:
@@ -78,6 +62,7 @@ class ClusterHelm:
         context: str | None = None,
         in_cluster: bool = False,
         hub: str = "docker.io/istio",
+        read_limit_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.cluster = cluster
@@ -89,6 +74,7 @@ class ClusterHelm:
         self._context = context
         self._in_cluster = in_cluster
         self._sleep = sleep
+        self.read_limit_s = read_limit_s
 
     def describe(self) -> str:
         version = self._helm.get_version()
@@ -104,7 +90,9 @@ class ClusterHelm:
 
     def _release(self, config: Any, name: str) -> Release | None:
         try:
-            data = self._retrying(lambda: self._helm.Status(config).run(name), f"reading {name}")
+            data = self._retrying(
+                lambda: self._helm.Status(config).run(name), f"reading {name}", self.read_limit_s
+            )
         except self._helm.ReleaseNotFoundError:
             return None
         return release_from(data)
@@ -138,10 +126,13 @@ class ClusterHelm:
             name, ref, values=given, version=version_arg, create_namespace=True,
             wait=True, timeout=timeout, rollback_on_failure=True,
         )  # fmt: skip
+        what = f"installing {chart} {version} as {name}"
         try:
-            data = _run(action)
+            data = _run(action, timeout + self.read_limit_s)
+        except _TimedOut as late:
+            raise self._late(what, late.seconds) from None
         except self._helm.HelmError as exc:
-            failure = self._failed(f"installing {chart} {version} as {name}", exc)
+            failure = self._failed(what, exc)
             self._remove_leftovers(namespace, name, timeout_s, failure)
             raise failure from None
         return release_from(data)
@@ -154,10 +145,13 @@ class ClusterHelm:
             action = self._helm.Install(config).run(
                 name, ref, values=values, version=version, create_namespace=True, wait=False
             )
+            what = f"rendering {name} (dry run)"
             try:
-                data = _run(action)
+                data = _run(action, self.read_limit_s * 2)
+            except _TimedOut as late:
+                raise self._late(what, late.seconds) from None
             except self._helm.HelmError as exc:
-                raise self._failed(f"rendering {name} (dry run)", exc) from None
+                raise self._failed(what, exc) from None
         rendered = release_from(data)
         return Release(**{**rendered.__dict__, "status": "pending-install", "revision": 0})
 
@@ -168,6 +162,7 @@ class ClusterHelm:
             self._retrying(
                 lambda: self._helm.Uninstall(config).run(name, wait=True, timeout=timeout),
                 f"uninstalling {name}",
+                timeout + self.read_limit_s,
             )
         except self._helm.ReleaseNotFoundError:
             return
@@ -206,10 +201,14 @@ class ClusterHelm:
                 f"cluster {self.cluster}: Helm cannot use its kubeconfig: {scrub(str(exc))}"
             ) from None
 
-    def _retrying(self, action: Callable[[], Coroutine[Any, Any, T]], what: str) -> T:
+    def _retrying(
+        self, action: Callable[[], Coroutine[Any, Any, T]], what: str, limit_s: float
+    ) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return _run(action())
+                return _run(action(), limit_s)
+            except _TimedOut as late:
+                raise self._late(what, late.seconds) from None
             except self._helm.ReleaseNotFoundError:
                 raise
             except self._helm.HelmError as exc:
@@ -222,73 +221,34 @@ class ClusterHelm:
     def _failed(self, what: str, exc: Exception) -> HelmFailed:
         return HelmFailed(f"cluster {self.cluster}: {what} failed: {scrub(str(exc))}")
 
-
-def release_from(data: Mapping[str, Any]) -> Release:
-    chart = (data.get("chart") or {}).get("metadata") or {}
-    namespace = str(data.get("namespace") or "")
-    return Release(
-        name=str(data.get("name") or ""),
-        namespace=namespace,
-        chart=str(chart.get("name") or ""),
-        chart_version=str(chart.get("version") or ""),
-        revision=int(data.get("version") or 0),
-        status=str((data.get("info") or {}).get("status") or "unknown"),
-        values=dict(data.get("config") or {}),
-        objects=objects_of(str(data.get("manifest") or ""), namespace),
-    )
-
-
-def objects_of(manifest: str, namespace: str) -> tuple[Mapping[str, str], ...]:
-    """apiVersion/kind/namespace/name of each object in a rendered manifest."""
-    found: list[Mapping[str, str]] = []
-    for doc in yaml.load_all(manifest, Loader=LOADER):
-        if not isinstance(doc, dict) or not doc.get("kind"):
-            continue
-        meta = doc.get("metadata") or {}
-        kind = str(doc["kind"])
-        scoped = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or namespace)
-        found.append(
-            {
-                "apiVersion": str(doc.get("apiVersion") or ""),
-                "kind": kind,
-                "namespace": scoped,
-                "name": str(meta.get("name") or ""),
-            }
+    def _late(self, what: str, seconds: float) -> HelmFailed:
+        return HelmFailed(
+            f"cluster {self.cluster}: {what} timed out after {seconds:g} s (the API server "
+            "did not answer in time; Helm may still finish: read the release before retrying)"
         )
-    return tuple(found)
 
 
-def with_image_defaults(
-    values: Mapping[str, Any], ref: str, version: str, hub: str
-) -> dict[str, Any]:
-    """`values` plus global.hub/global.tag when a source-tree chart leaves only dev ones."""
-    given = {key: value for key, value in values.items()}
-    chart_global = _chart_global(Path(ref))
-    if chart_global is None or str(chart_global.get("tag") or "") not in DEV_TAGS:
-        return given
-    own = dict(given.get("global") or {})
-    own.setdefault("hub", hub)
-    own.setdefault("tag", version)
-    given["global"] = own
-    return given
+class _TimedOut(Exception):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
-def _chart_global(chart_dir: Path) -> Mapping[str, Any] | None:
-    """The chart's default `global` values (Istio nests them in _internal_defaults_do_not_set)."""
-    values_file = chart_dir / "values.yaml"
-    if not values_file.is_file():
-        return None
-    values = yaml.load(values_file.read_text(encoding="utf-8"), Loader=LOADER) or {}
-    nested = values.get("_internal_defaults_do_not_set") or {}
-    found = nested.get("global") or values.get("global")
-    return found if isinstance(found, dict) else {}
+def _run(action: Coroutine[Any, Any, T], limit_s: float) -> T:
+    """Run a helm-sdkpy action in its own thread; _TimedOut when it outlasts `limit_s`
+    (the Go call cannot be cancelled: its thread is a daemon and finishes on its own)."""
+    outcome: dict[str, Any] = {}
 
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(action)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
 
-def scrub(message: str) -> str:
-    for pattern, replacement in SECRETS:
-        message = pattern.sub(replacement, message)
-    return message
-
-
-def _run(action: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(action)
+    worker = threading.Thread(target=run, name="helm", daemon=True)
+    worker.start()
+    worker.join(limit_s)
+    if worker.is_alive():
+        raise _TimedOut(round(limit_s, 1))
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])

@@ -316,3 +316,26 @@ def test_a_refused_credential_is_not_repeated_in_the_message(bed: Bed, tmp_path:
         "the server has asked for the client to provide credentials"
     )
     assert forged not in str(refused.value) and "c2lnbmF0dXJl" not in str(refused.value)
+
+
+def test_a_hanging_api_server_is_a_timeout_not_a_hang(bed: Bed) -> None:
+    charts = str(shared_path("istio-charts"))
+    config = ClusterConfig(
+        kubeconfig=bed.kubeconfig,
+        request_timeout_s=1,
+        command_deadline_s=1,
+        install=ClusterInstallConfig(charts=charts),
+    )
+    clients = HelmFromConfig({"mesh": config})
+    stuck = bed.server.faults.add(method="GET", path_regex="/secrets", hang=3, count=1)
+    try:
+        with pytest.raises(HelmFailed) as late:
+            clients.for_cluster("mesh").release(NS, "istiod")
+    finally:
+        bed.server.faults.clear()
+        clients.close()
+    assert str(late.value) == (
+        "cluster mesh: reading istiod timed out after 1 s (the API server did not answer in "
+        "time; Helm may still finish: read the release before retrying)"
+    )
+    assert stuck.hits == 1
