@@ -339,3 +339,30 @@ def test_a_hanging_api_server_is_a_timeout_not_a_hang(bed: Bed) -> None:
         "time; Helm may still finish: read the release before retrying)"
     )
     assert stuck.hits == 1
+
+
+def test_the_gateway_chart_installs_into_its_own_namespace_and_leaves_with_its_objects(
+    bed: Bed,
+) -> None:
+    before = {o for o in bed.inventory() if o[1] != "pods"}
+
+    gateway = bed.helm.install("istio-ingress", "istio-ingressgateway", "gateway", "1.30.3", {})
+
+    assert (gateway.chart, gateway.chart_version, gateway.status) == (
+        "gateway",
+        "1.30.3",
+        "deployed",
+    )
+    assert _names(gateway, "Deployment") == {"istio-ingressgateway"}
+    assert {o["namespace"] for o in gateway.objects if o["kind"] != "ClusterRole"} <= {
+        "istio-ingress"
+    }
+    pods = bed.kubectl("get", "pods", "-n", "istio-ingress", "-ojson")["items"]
+    (proxy,) = pods[0]["spec"]["containers"]
+    assert proxy["image"] == "docker.io/istio/proxyv2:1.29.6"  # injected by the default revision
+    bed.helm.uninstall("istio-ingress", "istio-ingressgateway")
+    left = {o for o in bed.inventory() if o[1] != "pods"}
+    # the namespace Helm created stays, as with `helm install --create-namespace`
+    assert left - before == {("", "namespaces", "", "istio-ingress")}
+    assert before <= left
+    bed.kubectl("delete", "namespace", "istio-ingress")
