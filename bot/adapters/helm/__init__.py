@@ -64,6 +64,7 @@ class HelmFromConfig:
                 helm,
                 source,
                 forward=lambda path, query: read_through(kube, path, query),
+                namespaces=kube,
                 kubeconfig=str(config.kubeconfig.expanduser()) if config.kubeconfig else None,
                 context=config.context,
                 in_cluster=config.in_cluster,

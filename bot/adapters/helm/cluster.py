@@ -7,8 +7,9 @@ release's namespace, so a restart, another replica or the `helm` CLI sees them.
 
 - install is atomic: Helm waits until the release's workloads are ready, and on any
   failure (a refused object, a timeout) uninstalls what it created (`rollback_on_failure`,
-  the old `--atomic`); whatever is still left is removed here before HelmFailed. A name
-  already in use is refused before anything is sent.
+  the old `--atomic`); whatever is still left is removed here before HelmFailed, and so
+  is the namespace when this install created it. A name already in use is refused
+  before anything is sent.
 - dry_run renders through render.RenderStandIn: the cluster only receives reads.
 - reads (release) and uninstall retry transient API failures with the kube adapter's
   attempts and backoff; install is never re-sent (the caller decides, after it was
@@ -32,12 +33,14 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import ModuleType
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from bot.adapters.helm.releases import release_from, scrub, with_image_defaults
 from bot.adapters.helm.render import Forward, RenderStandIn
 from bot.adapters.helm.sources import ChartSource
 from bot.adapters.kube.transport import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEMPTS
+from commands.changes.model import ObjectRef
+from commands.core.errors import PortError
 from commands.install.ports import HelmFailed, HelmUnavailable, Release
 
 T = TypeVar("T")
@@ -50,6 +53,14 @@ TRANSIENT = re.compile(
 )
 
 
+class Namespaces(Protocol):
+    """The part of the kube adapter an install needs to undo the namespace it created."""
+
+    def get_object(self, ref: ObjectRef) -> Mapping[str, Any] | None: ...
+
+    def delete_object(self, ref: ObjectRef) -> None: ...
+
+
 class ClusterHelm:
     def __init__(
         self,
@@ -58,6 +69,7 @@ class ClusterHelm:
         source: ChartSource,
         *,
         forward: Forward,
+        namespaces: Namespaces | None = None,
         kubeconfig: str | None = None,
         context: str | None = None,
         in_cluster: bool = False,
@@ -70,6 +82,7 @@ class ClusterHelm:
         self.hub = hub
         self._helm = helm
         self._forward = forward
+        self._namespaces = namespaces
         self._kubeconfig = kubeconfig
         self._context = context
         self._in_cluster = in_cluster
@@ -121,6 +134,10 @@ class ClusterHelm:
             )
         if dry_run:
             return self._dry_run(namespace, name, ref, version_arg, given)
+        namespace_ref = ObjectRef("v1", "Namespace", "namespaces", namespace)
+        creates_namespace = (
+            self._namespaces is not None and self._namespaces.get_object(namespace_ref) is None
+        )
         timeout = max(1, math.ceil(timeout_s))
         action = self._helm.Install(config).run(
             name, ref, values=given, version=version_arg, create_namespace=True,
@@ -134,6 +151,13 @@ class ClusterHelm:
         except self._helm.HelmError as exc:
             failure = self._failed(what, exc)
             self._remove_leftovers(namespace, name, timeout_s, failure)
+            if creates_namespace and self._namespaces is not None:
+                try:
+                    self._namespaces.delete_object(namespace_ref)
+                except PortError as cleanup:
+                    raise HelmFailed(
+                        f"{failure} — and removing the namespace it created failed: {cleanup}"
+                    ) from None
             raise failure from None
         return release_from(data)
 

@@ -366,3 +366,16 @@ def test_the_gateway_chart_installs_into_its_own_namespace_and_leaves_with_its_o
     assert left - before == {("", "namespaces", "", "istio-ingress")}
     assert before <= left
     bed.kubectl("delete", "namespace", "istio-ingress")
+
+
+def test_a_failed_install_also_removes_the_namespace_it_created(bed: Bed) -> None:
+    before = {o for o in bed.inventory() if o[1] != "pods"}
+    bed.server.faults.add(method="POST", path_regex="/deployments", status=500, message="full")
+    try:
+        with pytest.raises(HelmFailed) as failed:
+            bed.helm.install("istio-ingress", "istio-ingressgateway", "gateway", "1.30.3", {})
+    finally:
+        bed.server.faults.clear()
+    assert "full" in str(failed.value)
+    assert {o for o in bed.inventory() if o[1] != "pods"} == before
+    assert bed.server.get_object("v1", "namespaces", "istio-ingress") is None
