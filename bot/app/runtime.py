@@ -67,9 +67,10 @@ def build_runtime(
         if c.prometheus is not None
     }
     ports_metrics: dict[str, Metrics] = dict(metrics)
-    install = InstallKit(
-        file.install.to_core(), helm or helm_clients(file.clusters, clusters), PreflightBridge()
-    )
+    configured_helm = None
+    if helm is None:
+        helm = configured_helm = helm_clients(file.clusters, clusters)
+    install = InstallKit(file.install.to_core(), helm, PreflightBridge())
     watch = WatchServices(file.watchers, {n: c.oncall_channel for n, c in file.clusters.items()})
     services = Services(
         store=store,
@@ -98,6 +99,8 @@ def build_runtime(
         runtime.on_close(cluster.close)
     for prometheus in metrics.values():
         runtime.on_close(prometheus.close)
+    if configured_helm is not None:
+        runtime.on_close(configured_helm.close)
     runtime.on_close(store.close)
     if embedded is not None:
         runtime.on_close(embedded.stop)

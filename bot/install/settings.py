@@ -28,7 +28,6 @@ from commands.install.planning import REVISION
 
 
 class InstallConfig(Strict):
-    hub: str = Field(default="docker.io/istio", min_length=1, description="proxy/istiod images")
     wave_size: int = Field(default=3, ge=1, le=100)
     waves: dict[str, tuple[tuple[str, ...], ...]] = Field(
         default_factory=dict, description="cluster → explicit namespace waves"
@@ -66,7 +65,6 @@ class InstallConfig(Strict):
 
     def to_core(self) -> InstallSettings:
         return InstallSettings(
-            hub=self.hub,
             wave_size=self.wave_size,
             waves=dict(self.waves),
             control_plane_wait_s=self.control_plane_wait_s,

@@ -10,17 +10,17 @@ and each kind's verifier.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any, cast
 
+from bot.adapters.helm import HelmFromConfig
+from bot.adapters.kube import KubeCluster
 from bot.core.settings import ClusterConfig
 from commands.changes.hooks import ChangeHooks
 from commands.changes.model import Gate, GateStatus
 from commands.core.model import Failure, UsageError
 from commands.core.ports import Services
 from commands.install.model import KIND_CONTROL_PLANE, KIND_RETIRE, KIND_WAVE, InstallSettings
-from commands.install.ports import HelmClients, NoHelm, PreflightOutcome
+from commands.install.ports import HelmClients, PreflightOutcome
 from commands.install.releases import HelmReleases
 from commands.install.verify import ControlPlaneVerifier, WaveVerifier
 from commands.install.waves import WaveWrites
@@ -29,7 +29,6 @@ from commands.preflight.model import PreflightReport, Status
 from commands.preflight.releases import find_release, known_versions
 
 MAX_GATES = 8
-INSTALL_HINT = "Helm is not available here: pip install 'meshbot[install]' (Python >= 3.12)"
 
 
 class PreflightBridge:
@@ -88,12 +87,10 @@ def register_hooks(hooks: ChangeHooks, settings: InstallSettings, helm: HelmClie
     hooks.register_verifier(KIND_WAVE, WaveVerifier(settings))
 
 
-def helm_clients(clusters: Mapping[str, ClusterConfig], kube: Mapping[str, Any]) -> HelmClients:
-    """The Helm adapter for the configured clusters (loaded on first use, so a meshbot
-    without the `install` extra starts, and asking for Helm says what to install); a
-    build without the adapter answers HelmUnavailable the same way."""
-    try:
-        adapter = importlib.import_module("bot.adapters.helm")
-    except ImportError:
-        return NoHelm(INSTALL_HINT)
-    return cast(HelmClients, adapter.HelmFromConfig(clusters, kube=kube))
+def helm_clients(
+    clusters: Mapping[str, ClusterConfig], kube: Mapping[str, KubeCluster]
+) -> HelmFromConfig:
+    """The Helm adapter for the configured clusters, on the same kube clients. Helm loads
+    on first use, so a meshbot without the `install` extra starts, and an install then
+    says what to install (HelmUnavailable)."""
+    return HelmFromConfig(clusters, kube=kube)

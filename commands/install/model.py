@@ -27,7 +27,6 @@ WAVE_LABEL = "meshbot.io/install-wave"
 
 @dataclass(frozen=True)
 class InstallSettings:
-    hub: str = "docker.io/istio"
     wave_size: int = 3
     waves: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     control_plane_wait_s: float = 300.0  # istiod Available and its webhook, or failed

@@ -266,9 +266,7 @@ def build_plan(
     gateways = gateway_workloads(cluster, inputs.revision)
     base_needed = cluster.get_object(ISTIO_CRD) is None
     overlay = {} if isinstance(preflight, str) else preflight.overlay
-    values = istiod_values(
-        overlay, revision=inputs.revision, version=inputs.version, hub=settings.hub
-    )
+    values = istiod_values(overlay, revision=inputs.revision)
     stages = [
         Stage(
             KIND_CONTROL_PLANE,

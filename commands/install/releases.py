@@ -60,11 +60,19 @@ def desired_release(chart: str, version: str, values: JSON) -> JSON:
     return {"chart": chart, "version": version, "values": values, "status": "deployed"}
 
 
-def same_release(a: JSON | None, b: JSON | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    keys = ("chart", "version", "values", "status")
-    return all(a.get(k) == b.get(k) for k in keys)
+def same_release(expected: JSON | None, live: JSON | None) -> bool:
+    """Live is the expected release: same chart, version and status, and every value
+    given is live (Helm's adapter may add defaults, e.g. the image hub, to what it got)."""
+    if expected is None or live is None:
+        return expected is None and live is None
+    same = all(expected.get(k) == live.get(k) for k in ("chart", "version", "status"))
+    return same and _within(expected.get("values") or {}, live.get("values") or {})
+
+
+def _within(given: JSON, live: JSON) -> bool:
+    if isinstance(given, dict) and isinstance(live, dict):
+        return all(k in live and _within(v, live[k]) for k, v in given.items())
+    return bool(given == live)
 
 
 def describe_drift(ref: ObjectRef, expected: JSON | None, live: JSON | None) -> str:

@@ -28,7 +28,6 @@ from commands.install.model import (
     InstallPlan,
 )
 from commands.install.releases import desired_release, release_ref
-from commands.install.values import base_values
 
 JSON = Any
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -72,7 +71,7 @@ def control_plane(plan: InstallPlan, index: int) -> Proposal:
         objects.append(
             ObjectChange(
                 release_ref(ISTIO_NAMESPACE, "istio-base"),
-                desired_release("base", plan.version, base_values(plan.version, _hub(plan))),
+                desired_release("base", plan.version, {}),
             )
         )
     objects.append(
@@ -97,10 +96,6 @@ def control_plane(plan: InstallPlan, index: int) -> Proposal:
         summary=(f"charts: {plan.charts}", f"now: {plan.old_revision} ({plan.old_version})"),
         verify=_verify(plan, index),
     )
-
-
-def _hub(plan: InstallPlan) -> str:
-    return str(((plan.values or {}).get("global") or {}).get("hub") or "docker.io/istio")
 
 
 def _restarted(obj: JSON, stamp: str, labels: dict[str, str] | None = None) -> JSON:

@@ -48,8 +48,9 @@ def at_least(given: Mapping[str, Any] | None, floor: Mapping[str, tuple[str, str
     return out
 
 
-def istiod_values(overlay: Mapping[str, Any], *, revision: str, version: str, hub: str) -> JSON:
-    """The istiod chart's values for `revision`, sized by preflight's overlay."""
+def istiod_values(overlay: Mapping[str, Any], *, revision: str) -> JSON:
+    """The istiod chart's values for `revision`, sized by preflight's overlay. Images are
+    the chart's own (the Helm adapter fills in the cluster's hub where a chart has none)."""
     spec = overlay.get("spec") or {}
     pilot = ((spec.get("components") or {}).get("pilot") or {}).get("k8s") or {}
     proxy = (((spec.get("values") or {}).get("global") or {}).get("proxy") or {}).get("resources")
@@ -57,11 +58,7 @@ def istiod_values(overlay: Mapping[str, Any], *, revision: str, version: str, hu
     concurrency = ((spec.get("meshConfig") or {}).get("defaultConfig") or {}).get("concurrency")
     values: dict[str, Any] = {
         "revision": revision,
-        "global": {
-            "hub": hub,
-            "tag": version,
-            "proxy": {"resources": at_least(proxy, PROXY_FLOOR)},
-        },
+        "global": {"proxy": {"resources": at_least(proxy, PROXY_FLOOR)}},
         "pilot": {
             "resources": at_least(pilot.get("resources"), ISTIOD_FLOOR),
             "autoscaleMin": max(HPA_MIN_FLOOR, hpa_min),
@@ -70,7 +67,3 @@ def istiod_values(overlay: Mapping[str, Any], *, revision: str, version: str, hu
     if concurrency is not None:
         values["meshConfig"] = {"defaultConfig": {"concurrency": int(concurrency)}}
     return values
-
-
-def base_values(version: str, hub: str) -> JSON:
-    return {"global": {"hub": hub, "tag": version}}

@@ -27,10 +27,10 @@ from commands.changes.model import ChangeState
 from commands.changes.pipeline import Pipeline
 from commands.core.model import ActionOutcome, Caller, Role
 from commands.install.model import InstallActed, InstallView
+from commands.install.ports import Helm, InstallKit
 from tests.fixtures.kube import KUBECTL
 from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.shared import missing, shared_path
-from tests.integration.install.sdk_helm import SdkHelm, SdkHelmClients
 
 HUB = "docker.io/istio"
 NODES = "\n---\n".join(
@@ -84,7 +84,7 @@ def wait_until(predicate: Callable[[], Any], what: str, seconds: float = 60.0) -
 
 
 @pytest.fixture
-def istio_cluster(tmp_path: Path) -> Iterator[tuple[KubeTestServer, Path, SdkHelm]]:
+def istio_cluster(tmp_path: Path) -> Iterator[tuple[KubeTestServer, Path]]:
     helm = sdk()
     charts = shared_path("istio-charts")
     server = KubeTestServer(version="v1.33.2", controllers=True, ready_seconds=0.05)
@@ -92,7 +92,6 @@ def istio_cluster(tmp_path: Path) -> Iterator[tuple[KubeTestServer, Path, SdkHel
     try:
         server.load_seed(NODES)
         kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
-        port = SdkHelm(helm, kubeconfig, charts)
         for name, chart in (("istio-base", "base"), ("istiod", "istio-control/istio-discovery")):
             config = helm.Configuration(namespace="istio-system", kubeconfig=str(kubeconfig))
             action = helm.Install(config).run(
@@ -105,7 +104,7 @@ def istio_cluster(tmp_path: Path) -> Iterator[tuple[KubeTestServer, Path, SdkHel
             )
             asyncio.run(action)
         server.load_seed("\n---\n".join(APP.format(ns=ns, app=app) for ns, app in WAVES.items()))
-        yield server, kubeconfig, port
+        yield server, kubeconfig
     finally:
         server.stop()
 
@@ -144,12 +143,12 @@ def install_bot(
     """Start a meshbot replica (on the clean Redis, or `redis_url`) with `extra` config."""
     started: list[RunningBot] = []
 
-    def start(extra: str, helm: SdkHelm, redis_url: str | None = None) -> RunningBot:
+    def start(extra: str, redis_url: str | None = None) -> RunningBot:
         if redis_url is None:
             settings = configured_settings(extra)
         else:
             settings = meshbot_settings_factory(redis_url, extra)
-        runtime = build_runtime(settings, replica_id="replica-test", helm=SdkHelmClients(helm))
+        runtime = build_runtime(settings, replica_id="replica-test")
         app = build_app(runtime)
         start_sweeper(runtime, settings)
         server = BackgroundServer(
@@ -180,6 +179,7 @@ clusters:
   prod:
     kubeconfig: {kubeconfig}
     context: sandbox{prom}
+    install: {{charts: "{shared_path("istio-charts")}"}}
 changes:
   sweep_interval_s: 0.3
   hold_retry_s: 1
@@ -227,3 +227,16 @@ def advance(bot: RunningBot, plan_id: str) -> str:
     change = acted.view.stages[acted.view.current].change
     assert change is not None
     return change.id
+
+
+def helm_of(bot: RunningBot) -> Helm:
+    """The runtime's own Helm adapter for the cluster."""
+    return bot.runtime.services.kit(InstallKit).helm.for_cluster("prod")
+
+
+def helm_revisions(kubeconfig: Path, tmp: Path, release: str) -> list[str]:
+    """Helm's release records (Secrets) of `release`, read with kubectl: one per install."""
+    found = kubectl_json(
+        kubeconfig, tmp, "get", "secrets", "-n", "istio-system", "-l", f"owner=helm,name={release}"
+    )
+    return sorted(s["metadata"]["labels"]["version"] for s in found["items"])

@@ -23,17 +23,18 @@ from tests.integration.install.conftest import (
     BOB,
     advance,
     bot_config,
+    helm_of,
+    helm_revisions,
     kubectl_json,
     plan_with_control_plane,
     proxy_tags,
     state_of,
     wait_until,
 )
-from tests.integration.install.sdk_helm import SdkHelm
 from tests.reliability.test_redis_restart import PrivateRedis
 
 pytestmark = pytest.mark.helm
-Cluster = tuple[KubeTestServer, Path, SdkHelm]
+Cluster = tuple[KubeTestServer, Path]
 
 
 def labels(kubeconfig: Path, tmp: Path, ns: str) -> dict[str, str]:
@@ -49,10 +50,11 @@ def test_two_replicas_and_double_clicks_move_a_stage_once(
     istio_cluster: Cluster,
     install_bot: Callable[..., RunningBot],
     slack_emulator: SlackEmulator,
+    tmp_path: Path,
 ) -> None:
-    _, kubeconfig, helm = istio_cluster
-    one = install_bot(bot_config(kubeconfig), helm)
-    two = install_bot(bot_config(kubeconfig), helm)
+    _, kubeconfig = istio_cluster
+    one = install_bot(bot_config(kubeconfig))
+    two = install_bot(bot_config(kubeconfig))
     one.answer(one.slash("install plan version=1.30.3 waves=quiet;shop"))
     plan_msg = slack_emulator.wait_for(
         lambda: next((m for m in slack_emulator.messages("C_OPS") if "→ 1.30.3" in m.text), None),
@@ -83,7 +85,7 @@ def test_two_replicas_and_double_clicks_move_a_stage_once(
     change_id = proposed[0].id
     at_once(*(click(b, "change_approve", change_id, "U_BOB") for b in (one, two, one, two)))
     wait_until(lambda: state_of(one, change_id) is ChangeState.VERIFIED, "verified", 120)
-    assert helm.installs == ["istiod-1-30-3"]
+    assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == ["1"]  # one install
     events = audit_events(one, change_id)
     assert events.count("applied") == 1 and events.count("approved") == 1, events
 
@@ -95,8 +97,8 @@ def test_the_api_refusing_mid_wave_undoes_what_the_wave_wrote(
     tmp_path: Path,
     status: int,
 ) -> None:
-    server, kubeconfig, helm = istio_cluster
-    bot = install_bot(bot_config(kubeconfig), helm)
+    server, kubeconfig = istio_cluster
+    bot = install_bot(bot_config(kubeconfig))
     plan_id = plan_with_control_plane(bot, "quiet,shop")
     before = {ns: labels(kubeconfig, tmp_path, ns) for ns in ("quiet", "shop")}
     wave = advance(bot, plan_id)
@@ -118,8 +120,8 @@ def test_a_wave_whose_pods_never_get_ready_fails_and_its_rollback_restores_it(
     install_bot: Callable[..., RunningBot],
     tmp_path: Path,
 ) -> None:
-    server, kubeconfig, helm = istio_cluster
-    bot = install_bot(bot_config(kubeconfig, install="  rollout_wait_s: 3"), helm)
+    server, kubeconfig = istio_cluster
+    bot = install_bot(bot_config(kubeconfig, install="  rollout_wait_s: 3"))
     plan_id = plan_with_control_plane(bot)
     before = labels(kubeconfig, tmp_path, "quiet")
     wave = advance(bot, plan_id)
@@ -145,12 +147,12 @@ def test_redis_down_at_a_click_applies_nothing_and_says_so(
     slack_emulator: SlackEmulator,
     install_bot: Callable[..., RunningBot],
 ) -> None:
-    _, kubeconfig, helm = istio_cluster
+    _, kubeconfig = istio_cluster
     folder = tmp_path / "redis"
     folder.mkdir()
     redis = PrivateRedis(folder).start()
     try:
-        bot = install_bot(bot_config(kubeconfig), helm, redis.url)
+        bot = install_bot(bot_config(kubeconfig), redis.url)
         assert bot.client is not None
         bot.answer(bot.slash("install plan version=1.30.3"))
         plan_msg = slack_emulator.wait_for(
@@ -173,13 +175,14 @@ def test_redis_down_at_a_click_applies_nothing_and_says_so(
         )
         told = str(bot.answer(url, timeout=30)["text"])
         assert "Redis is unreachable" in told, told
-        assert helm.installs == [] and helm.release("istio-system", "istiod-1-30-3") is None
+        assert helm_of(bot).release("istio-system", "istiod-1-30-3") is None
+        assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == []
         redis.start()
         url = slack_emulator.new_response_url("C_OPS", "U_BOB")
         bot.client.action(
             "change_approve", change_id, user_id="U_BOB", message_ts=plan_msg.ts, response_url=url
         )
         wait_until(lambda: state_of(bot, change_id) is ChangeState.VERIFIED, "verified", 120)
-        assert helm.installs == ["istiod-1-30-3"]
+        assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == ["1"]
     finally:
         redis.stop()

@@ -19,9 +19,15 @@ from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from tests.fixtures.meshbot import RunningBot
 from tests.fixtures.prometheus import LivePrometheus
+from tests.fixtures.shared import shared_path
 from tests.integration.changes.test_slack import buttons, texts
-from tests.integration.install.conftest import kubectl_json, proxy_tags, wait_until
-from tests.integration.install.sdk_helm import SdkHelm
+from tests.integration.install.conftest import (
+    helm_of,
+    helm_revisions,
+    kubectl_json,
+    proxy_tags,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.helm, pytest.mark.prometheus]
 SCENARIO = """
@@ -63,13 +69,13 @@ def wait_stage(slack: SlackEmulator, ts: str, number: int, state: str, seconds: 
 
 @pytest.mark.scenario(SCENARIO)
 def test_staged_install_through_slack(
-    istio_cluster: tuple[KubeTestServer, Path, SdkHelm],
-    install_bot: Callable[[str, SdkHelm], RunningBot],
+    istio_cluster: tuple[KubeTestServer, Path],
+    install_bot: Callable[..., RunningBot],
     prometheus: LivePrometheus,
     slack_emulator: SlackEmulator,
     tmp_path: Path,
 ) -> None:
-    _, kubeconfig, helm = istio_cluster
+    _, kubeconfig = istio_cluster
     assert proxy_tags(kubeconfig, tmp_path, "shop") == ["1.29.6", "1.29.6"]
     bot = install_bot(
         f"""
@@ -78,6 +84,7 @@ clusters:
     kubeconfig: {kubeconfig}
     context: sandbox
     prometheus: {{url: "{prometheus.url}"}}
+    install: {{charts: "{shared_path("istio-charts")}"}}
 changes:
   sweep_interval_s: 0.3
   hold_retry_s: 1
@@ -87,8 +94,7 @@ install:
   bake_min_requests: 5
   rollout_wait_s: 60
   control_plane_wait_s: 120
-""",
-        helm,
+"""
     )
     prometheus.wait_scraped_for(8)
 
@@ -121,7 +127,8 @@ install:
         kubeconfig, tmp_path, "get", "deployment", "istiod-1-30-3", "-n", "istio-system"
     )
     assert deployment["status"]["availableReplicas"] >= 1
-    assert helm.release("istio-system", "istiod") is not None  # the old one still runs
+    assert helm_of(bot).release("istio-system", "istiod") is not None  # the old one still runs
+    assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == ["1"]
 
     # wave 1 (quiet): relabelled, restarted onto 1.30.3, baked on real Prometheus
     click(bot, slack_emulator, "install_advance", plan_id, "U_ALICE", ts)

@@ -36,9 +36,8 @@ def test_values_never_go_below_the_floors_and_keep_bigger_sizing() -> None:
             "meshConfig": {"defaultConfig": {"concurrency": 2}},
         }
     }
-    values = istiod_values(small, revision="1-30-3", version="1.30.3", hub="docker.io/istio")
+    values = istiod_values(small, revision="1-30-3")
     assert values["revision"] == "1-30-3"
-    assert values["global"]["tag"] == "1.30.3"
     assert values["pilot"]["resources"] == {
         "requests": {"cpu": "200m", "memory": "2Gi"},
         "limits": {"cpu": "2000m", "memory": "1Gi"},
@@ -49,7 +48,7 @@ def test_values_never_go_below_the_floors_and_keep_bigger_sizing() -> None:
         "limits": {"cpu": "500m", "memory": "256Mi"},
     }
     assert values["meshConfig"]["defaultConfig"]["concurrency"] == 2
-    empty = istiod_values({}, revision="r", version="1.30.3", hub="h")
+    empty = istiod_values({}, revision="r")
     assert empty["pilot"]["resources"]["limits"] == {"cpu": "1000m", "memory": "1Gi"}
 
 
