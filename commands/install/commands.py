@@ -377,8 +377,8 @@ def register(registry: Registry) -> None:
                     CLUSTER,
                     Param(
                         "waves",
-                        "explicit namespace waves: `,` between namespaces, `;` between waves",
-                        placeholder="NS,NS;NS",
+                        "explicit namespace waves: `,` between namespaces, `/` between waves",
+                        placeholder="NS,NS/NS",
                     ),
                 ),
                 details="Stages: control plane (istiod beside the running one, Helm), gateways "
@@ -386,7 +386,7 @@ def register(registry: Registry) -> None:
                 "retire (the old revision, never automatic). Each stage is a change to approve.",
                 examples=(
                     "install plan version=1.30.3",
-                    "install plan version=1.30.3 waves=shop;pay,cart",
+                    "install plan version=1.30.3 waves=shop/pay,cart",
                 ),
             ),
             CommandSpec(

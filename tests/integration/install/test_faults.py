@@ -57,7 +57,7 @@ def test_two_replicas_and_double_clicks_move_a_stage_once(
     _, kubeconfig = istio_cluster
     one = install_bot(bot_config(kubeconfig))
     two = install_bot(bot_config(kubeconfig))
-    one.answer(one.slash("install plan version=1.30.3 waves=quiet;shop"))
+    one.answer(one.slash("install plan version=1.30.3 waves=quiet/shop"))
     plan_msg = slack_emulator.wait_for(
         lambda: next((m for m in slack_emulator.messages("C_OPS") if "→ 1.30.3" in m.text), None),
         10,
