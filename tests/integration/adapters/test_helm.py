@@ -459,3 +459,34 @@ def test_in_a_pod_helm_uses_the_service_account_and_the_install_role(
     assert made and {r.method for r in made} == {"GET"}
     assert {r.status for r in made} <= {200, 404}
     assert not [d for d in bed.server.rbac.decisions if d.user == user and not d.allowed]
+
+
+def test_an_uninstall_interrupted_by_the_api_server_is_resumed(bed: Bed) -> None:
+    before = bed.inventory()
+    bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"})
+    once = bed.server.faults.add(method="DELETE", path_regex="/deployments/", status=500, count=1)
+    try:
+        bed.helm.uninstall(NS, NEW)  # Helm stops at the refusal; the second attempt resumes
+    finally:
+        bed.server.faults.clear()
+    assert once.hits == 1
+    assert bed.helm.release(NS, NEW) is None
+    assert {o for o in bed.inventory() if o[1] != "pods"} == {o for o in before if o[1] != "pods"}
+
+    bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"})
+    bed.server.faults.add(method="DELETE", path_regex="/deployments/", status=500)
+    try:
+        with pytest.raises(HelmFailed) as failed:
+            bed.helm.uninstall(NS, NEW)
+    finally:
+        bed.server.faults.clear()
+    assert str(failed.value) == (
+        f"cluster mesh: uninstalling {NEW} (after 4 attempts) failed: uninstall failed: "
+        f"failed to delete release: {NEW}"
+    )
+    # nothing is orphaned: Helm kept the release, so uninstalling again finishes it
+    kept = bed.helm.release(NS, NEW)
+    assert kept is not None and kept.status == "uninstalling"
+    bed.helm.uninstall(NS, NEW)
+    assert bed.helm.release(NS, NEW) is None
+    assert {o for o in bed.inventory() if o[1] != "pods"} == {o for o in before if o[1] != "pods"}
