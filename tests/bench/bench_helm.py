@@ -143,7 +143,8 @@ def main() -> None:
 
 def memory_install(meter: Meter, kubeconfig: Path, chart: Path) -> None:
     """Helm with HELM_DRIVER=memory in a subprocess; timed inside it, around the install."""
-    env = {"HELM_DRIVER": "memory", "PATH": "/usr/bin:/bin"}
+    # its own HOME: Helm keeps a discovery cache under $HOME/.kube (never the repo)
+    env = {"HELM_DRIVER": "memory", "PATH": "/usr/bin:/bin", "HOME": str(kubeconfig.parent)}
     first = meter.server.request_count
     command = [sys.executable, "-c", MEMORY_DRIVER, str(kubeconfig), str(chart)]
     child = subprocess.Popen(

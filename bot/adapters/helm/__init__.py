@@ -9,6 +9,7 @@ for Helm then raises HelmUnavailable with what to install (library.py).
     library.py   may Helm be used here (Python, the extra, HELM_DRIVER)
     sources.py   chart sources: a directory, a Helm repository, an OCI registry
     cluster.py   install / release / uninstall for one cluster
+    releases.py  Helm's answers as `Release`s; image defaults; credentials scrubbed
     render.py    the dry run's stand-in API server (reads pass through, writes echo)
 """
 
@@ -24,7 +25,7 @@ from bot.adapters.helm.sources import ChartSource, chart_source
 from bot.adapters.kube import KubeCluster
 from bot.adapters.kube.passthrough import read_through
 from bot.core.settings import ClusterConfig
-from commands.install.ports import HelmUnavailable
+from commands.install.ports import Helm, HelmClients, HelmUnavailable
 
 __all__ = ["INSTALL_HINT", "ClusterHelm", "HelmFromConfig", "load_helm"]
 
@@ -92,3 +93,8 @@ class HelmFromConfig:
             close: Callable[[], None] | None = getattr(source, "close", None)
             if close is not None:
                 close()
+
+
+def _conforms(clients: HelmFromConfig, helm: ClusterHelm) -> tuple[HelmClients, Helm]:
+    """mypy checks here that the adapter matches the port (both are structural)."""
+    return clients, helm

@@ -32,6 +32,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
@@ -51,6 +52,11 @@ TRANSIENT = re.compile(
     r"the server is currently unable",
     re.IGNORECASE,
 )
+# Helm keeps a release it could not finish deleting (status "uninstalling"): running the
+# uninstall again resumes it, so that failure is worth another attempt too.
+UNINSTALL_AGAIN = re.compile(TRANSIENT.pattern + r"|failed to delete release", re.IGNORECASE)
+# another install of the same name won the race: nothing of that release is ours to remove
+NAME_IN_USE = "cannot re-use a name that is still in use"
 
 
 class Namespaces(Protocol):
@@ -150,6 +156,8 @@ class ClusterHelm:
             raise self._late(what, late.seconds) from None
         except self._helm.HelmError as exc:
             failure = self._failed(what, exc)
+            if NAME_IN_USE in str(exc):
+                raise failure from None
             self._remove_leftovers(namespace, name, timeout_s, failure)
             if creates_namespace and self._namespaces is not None:
                 try:
@@ -176,8 +184,7 @@ class ClusterHelm:
                 raise self._late(what, late.seconds) from None
             except self._helm.HelmError as exc:
                 raise self._failed(what, exc) from None
-        rendered = release_from(data)
-        return Release(**{**rendered.__dict__, "status": "pending-install", "revision": 0})
+        return replace(release_from(data), status="pending-install", revision=0)
 
     def uninstall(self, namespace: str, name: str, *, timeout_s: float = 300.0) -> None:
         config = self._config(namespace)
@@ -187,6 +194,7 @@ class ClusterHelm:
                 lambda: self._helm.Uninstall(config).run(name, wait=True, timeout=timeout),
                 f"uninstalling {name}",
                 timeout + self.read_limit_s,
+                UNINSTALL_AGAIN,
             )
         except self._helm.ReleaseNotFoundError:
             return
@@ -226,7 +234,11 @@ class ClusterHelm:
             ) from None
 
     def _retrying(
-        self, action: Callable[[], Coroutine[Any, Any, T]], what: str, limit_s: float
+        self,
+        action: Callable[[], Coroutine[Any, Any, T]],
+        what: str,
+        limit_s: float,
+        again: re.Pattern[str] = TRANSIENT,
     ) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -236,7 +248,7 @@ class ClusterHelm:
             except self._helm.ReleaseNotFoundError:
                 raise
             except self._helm.HelmError as exc:
-                if attempt == MAX_ATTEMPTS or not TRANSIENT.search(str(exc)):
+                if attempt == MAX_ATTEMPTS or not again.search(str(exc)):
                     suffix = f" (after {attempt} attempts)" if attempt > 1 else ""
                     raise self._failed(what + suffix, exc) from None
             self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))

@@ -11,6 +11,8 @@ Needs Python >= 3.12 with the install extra; CI runs it (a missing Helm fails th
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,12 +22,14 @@ from typing import Any
 import pytest
 
 from bot.adapters.helm import HelmFromConfig
+from bot.adapters.kube import permissions
 from bot.core.settings import ClusterConfig, ClusterInstallConfig
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.kube.state import snapshot
 from commands.install.ports import HelmFailed, HelmUnavailable, Release
 from tests.fixtures.kube import KUBECTL
 from tests.fixtures.shared import missing, shared_path
+from tests.processes import CLEARED_PREFIXES
 
 pytestmark = pytest.mark.helm
 NS = "istio-system"
@@ -379,3 +383,110 @@ def test_a_failed_install_also_removes_the_namespace_it_created(bed: Bed) -> Non
     assert "full" in str(failed.value)
     assert {o for o in bed.inventory() if o[1] != "pods"} == before
     assert bed.server.get_object("v1", "namespaces", "istio-ingress") is None
+
+
+IN_A_POD = """
+import json, sys
+from bot.adapters.helm import HelmFromConfig
+from bot.core.settings import ClusterConfig, ClusterInstallConfig
+config = ClusterConfig(in_cluster=True, install=ClusterInstallConfig(charts=sys.argv[1]))
+helm = HelmFromConfig({"mesh": config}).for_cluster("mesh")
+old = helm.release("istio-system", "istiod")
+dry = helm.install("istio-system", "istiod-1-30-3", "istiod", "1.30.3", {"revision": "1-30-3"},
+                   dry_run=True)
+print(json.dumps({"old": [old.chart_version, old.status], "dry": [dict(o) for o in dry.objects]}))
+"""
+INSTALLER = f"""
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: meshbot, namespace: default}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: meshbot-install}}
+rules: {json.dumps(permissions.rules(permissions.INSTALL_CALLS))}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: meshbot-install}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshbot-install}}
+subjects: [{{kind: ServiceAccount, name: meshbot, namespace: default}}]
+"""
+
+
+def test_in_a_pod_helm_uses_the_service_account_and_the_install_role(
+    bed: Bed, tmp_path: Path
+) -> None:
+    """`in_cluster: true`: Helm and the dry run's reads use the pod's ServiceAccount token
+    and CA (mounted where a pod has them, in a private mount namespace) under meshbot's
+    install role, and the RBAC-enforcing server allows every request they make."""
+    if shutil.which("unshare") is None:
+        missing("unshare (util-linux) is needed to mount a pod's ServiceAccount files")
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True)  # fmt: skip
+    if probe.returncode != 0:
+        missing(f"cannot make a mount namespace here: {probe.stderr.strip()}")
+    bed.server.load_seed(INSTALLER)
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text(bed.server.create_token("default", "meshbot"))
+    (account / "ca.crt").write_bytes(bed.server.tls.ca_pem)
+    (account / "namespace").write_text("default")
+    script = (
+        "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/secrets/kubernetes.io; "
+        f'ln -s "{account}" /run/secrets/kubernetes.io/serviceaccount; '
+        f'exec "{sys.executable}" -c "$0" "$@"'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
+    env |= {"KUBERNETES_SERVICE_HOST": bed.server.host,
+            "KUBERNETES_SERVICE_PORT": str(bed.server.port)}  # fmt: skip
+    env.pop("KUBECONFIG", None)
+    first = bed.server.request_count
+    ran = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, IN_A_POD,
+         str(shared_path("istio-charts"))],
+        env=env, capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[3],
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    as_admin = bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"}, dry_run=True)
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == {
+        "old": ["1.29.6", "deployed"],
+        "dry": [dict(o) for o in as_admin.objects],
+    }
+    user = "system:serviceaccount:default:meshbot"
+    made = [r for r in bed.server.requests[first:] if r.user == user]
+    assert made and {r.method for r in made} == {"GET"}
+    assert {r.status for r in made} <= {200, 404}
+    assert not [d for d in bed.server.rbac.decisions if d.user == user and not d.allowed]
+
+
+def test_an_uninstall_interrupted_by_the_api_server_is_resumed(bed: Bed) -> None:
+    before = bed.inventory()
+    bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"})
+    once = bed.server.faults.add(method="DELETE", path_regex="/deployments/", status=500, count=1)
+    try:
+        bed.helm.uninstall(NS, NEW)  # Helm stops at the refusal; the second attempt resumes
+    finally:
+        bed.server.faults.clear()
+    assert once.hits == 1
+    assert bed.helm.release(NS, NEW) is None
+    assert {o for o in bed.inventory() if o[1] != "pods"} == {o for o in before if o[1] != "pods"}
+
+    bed.helm.install(NS, NEW, "istiod", "1.30.3", {"revision": "1-30-3"})
+    bed.server.faults.add(method="DELETE", path_regex="/deployments/", status=500)
+    try:
+        with pytest.raises(HelmFailed) as failed:
+            bed.helm.uninstall(NS, NEW)
+    finally:
+        bed.server.faults.clear()
+    assert str(failed.value) == (
+        f"cluster mesh: uninstalling {NEW} (after 4 attempts) failed: uninstall failed: "
+        f"failed to delete release: {NEW}"
+    )
+    # nothing is orphaned: Helm kept the release, so uninstalling again finishes it
+    kept = bed.helm.release(NS, NEW)
+    assert kept is not None and kept.status == "uninstalling"
+    bed.helm.uninstall(NS, NEW)
+    assert bed.helm.release(NS, NEW) is None
+    assert {o for o in bed.inventory() if o[1] != "pods"} == {o for o in before if o[1] != "pods"}
