@@ -266,3 +266,19 @@ def test_abort_after_a_rollback_only_stops_the_install() -> None:
         "pending",
     ]
     assert aborted.view is not None and aborted.view.current is None
+
+
+def test_rollback_of_the_control_plane_is_refused_when_its_release_changed_by_hand() -> None:
+    bed = install_bed()
+    plan_id = planned(bed)
+    change_id = control_plane_verified(bed, plan_id)
+    key = ("istio-system", "istiod-1-30-3")
+    by_hand = bed.helm.releases[key]
+    bed.helm.releases[key] = type(by_hand)(
+        by_hand.name, by_hand.namespace, "istiod", "1.30.3", 2, "deployed", {"revision": "x"}
+    )
+    refused = Pipeline(bed.services).rollback(change_id, ALICE, "test")
+    assert refused.outcome is ActionOutcome.REFUSED
+    assert "HelmRelease istio-system/istiod-1-30-3" in refused.message
+    assert "revision" in refused.message
+    assert key in bed.helm.releases  # nothing uninstalled
