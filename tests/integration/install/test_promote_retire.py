@@ -5,6 +5,7 @@ again. Retire uninstalls the old istiod with Helm; its rollback installs it agai
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from commands.changes.pipeline import Pipeline
 from commands.core.model import ActionOutcome
 from commands.install.model import InstallActed, InstallView
 from tests.fixtures.meshbot import RunningBot
+from tests.fixtures.shared import shared_path
 from tests.integration.install.conftest import (
     ALICE,
     BOB,
@@ -24,7 +26,9 @@ from tests.integration.install.conftest import (
     helm_of,
     helm_revisions,
     kubectl_json,
+    plan_with_control_plane,
     proxy_tags,
+    sdk,
     state_of,
     wait_until,
 )
@@ -109,3 +113,38 @@ def test_promote_moves_new_pods_to_the_new_proxy_and_retire_removes_the_old_isti
     again = helm_of(bot).release("istio-system", "istiod")
     assert again is not None and again.chart_version == "1.29.6"
     assert helm_revisions(kubeconfig, tmp_path, "istiod") == ["1"]  # a fresh install
+
+
+def test_gateways_installed_by_istios_chart_move_to_the_new_revision_and_back(
+    istio_cluster: tuple[KubeTestServer, Path],
+    install_bot: Callable[..., RunningBot],
+    tmp_path: Path,
+) -> None:
+    _, kubeconfig = istio_cluster
+    helm = sdk()
+    config = helm.Configuration(namespace="istio-ingress", kubeconfig=str(kubeconfig))
+    gateway_chart = shared_path("istio-charts") / "1.29.6" / "gateway"
+    action = helm.Install(config).run(
+        "istio-ingressgateway", str(gateway_chart), values={}, create_namespace=True, wait=True,
+        timeout=120,
+    )  # fmt: skip
+    asyncio.run(action)
+    assert proxy_tags(kubeconfig, tmp_path, "istio-ingress") == ["1.29.6"]
+    bot = install_bot(bot_config(kubeconfig))
+    plan_id = plan_with_control_plane(bot)
+    shown = run_command(bot.runtime, f"install status {plan_id}", ALICE)
+    assert isinstance(shown, InstallView)
+    assert shown.plan.stages[1].workloads == ("istio-ingress/istio-ingressgateway",)
+
+    moved = acted_change(bot, f"install advance {plan_id}", 1)
+    assert Pipeline(bot.runtime.services).approve(moved, BOB).outcome is ActionOutcome.DONE
+    wait_until(
+        lambda: proxy_tags(kubeconfig, tmp_path, "istio-ingress") == ["1.30.3"],
+        "the gateway on 1.30.3",
+    )
+    rolled = Pipeline(bot.runtime.services).rollback(moved, ALICE, "gateway check")
+    assert rolled.outcome is ActionOutcome.DONE, rolled.message
+    wait_until(
+        lambda: proxy_tags(kubeconfig, tmp_path, "istio-ingress") == ["1.29.6"],
+        "the gateway back on 1.29.6",
+    )
