@@ -105,7 +105,12 @@ def _plan(ctx: Context, args: Args) -> Result:
     )
     if not isinstance(plan, InstallPlan):
         return plan
-    Plans(services).add(plan)
+    other = Plans(services).make_current(plan)
+    if other is not None:
+        return Failure(
+            f"an install is under way on {cluster_name}: {other.id} (Istio {other.version}). "
+            f"Finish it or `install abort {other.id}` first; nothing was planned"
+        )
     headline = "Planned. `start` proposes the control plane"
     if plan.preflight_failed:
         headline += " (preflight failed: an approver must override it with a reason)"
