@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from commands.changes.commands import pick_cluster
 from commands.changes.hooks import ChangesKit
-from commands.changes.model import ChangeProposed, ChangeState, Proposal
+from commands.changes.model import ChangeProposed, ChangeState
 from commands.changes.pipeline import Pipeline
 from commands.core.errors import PortError
 from commands.core.model import (
@@ -33,11 +33,7 @@ from commands.core.model import (
 )
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
 from commands.core.wording import listing
-from commands.install import stages as build
 from commands.install.model import (
-    KIND_CONTROL_PLANE,
-    KIND_PROMOTE,
-    KIND_RETIRE,
     KIND_WAVE,
     InstallActed,
     InstallPlan,
@@ -56,7 +52,7 @@ from commands.install.planning import (
 )
 from commands.install.plans import Plans, view
 from commands.install.ports import InstallKit
-from commands.install.releases import propose_releases
+from commands.install.proposing import propose_stage
 
 LEASE_S = 60.0
 ROLL_BACK_ON_ABORT = frozenset(
@@ -109,7 +105,12 @@ def _plan(ctx: Context, args: Args) -> Result:
     )
     if not isinstance(plan, InstallPlan):
         return plan
-    Plans(services).add(plan)
+    other = Plans(services).make_current(plan)
+    if other is not None:
+        return Failure(
+            f"an install is under way on {cluster_name}: {other.id} (Istio {other.version}). "
+            f"Finish it or `install abort {other.id}` first; nothing was planned"
+        )
     headline = "Planned. `start` proposes the control plane"
     if plan.preflight_failed:
         headline += " (preflight failed: an approver must override it with a reason)"
@@ -157,57 +158,10 @@ def _locked(
         lease.release(name, holder)
 
 
-def propose_stage(ctx: Context, plan: InstallPlan, index: int, caller: Caller) -> Result:
-    services = ctx.services
-    stage = plan.stages[index]
-    cluster = services.clusters[plan.cluster]
-    kit = services.kit(InstallKit)
-    pipeline = Pipeline(services)
-    now = services.clock.now()
-    proposal: Proposal | Failure
-    if stage.kind == KIND_CONTROL_PLANE:
-        proposal = build.control_plane(plan, index)
-    elif stage.kind == KIND_WAVE:
-        proposal = build.wave(cluster, plan, index, now)
-    elif stage.kind == KIND_PROMOTE:
-        proposal = build.promote(cluster, plan, index)
-    else:
-        waited = _retire_wait_left(ctx, plan, now)
-        if waited is not None:
-            return waited
-        proposal = build.retire(plan, index)
-    if isinstance(proposal, Failure):
-        return proposal
-    if stage.kind in (KIND_CONTROL_PLANE, KIND_RETIRE):
-        try:
-            helm = kit.helm.for_cluster(plan.cluster)
-        except PortError as exc:
-            return Failure(f"Helm cannot be used for cluster {plan.cluster}: {exc}")
-        return propose_releases(pipeline.ledger, helm, proposal, caller)
-    return pipeline.propose(proposal, caller)
-
-
-def _retire_wait_left(ctx: Context, plan: InstallPlan, now: float) -> Failure | None:
-    settings = ctx.services.kit(InstallKit).settings
-    promote = next(
-        (s for s in view(ctx.services, plan).stages if s.stage.kind == KIND_PROMOTE), None
-    )
-    applied = None if promote is None or promote.change is None else promote.change.applied_at
-    if applied is None:
-        return Failure("the old revision is retired only after the default tag moved (promote)")
-    ready_at = applied + settings.retire_wait_s
-    if now < ready_at:
-        return Failure(
-            f"the old revision may be retired {ready_at - now:.0f} s from now "
-            f"(install.retire_wait_s after promote), not before"
-        )
-    return None
-
-
 def _advance_to(
     ctx: Context, plan: InstallPlan, index: int, action: str, caller: Caller
 ) -> InstallActed:
-    result = propose_stage(ctx, plan, index, caller)
+    result = propose_stage(ctx.services, plan, index, caller)
     if not isinstance(result, ChangeProposed):
         return _acted(ctx, plan, action, ActionOutcome.REFUSED, _said(result))
     change_id = result.change.id
@@ -377,8 +331,8 @@ def register(registry: Registry) -> None:
                     CLUSTER,
                     Param(
                         "waves",
-                        "explicit namespace waves: `,` between namespaces, `;` between waves",
-                        placeholder="NS,NS;NS",
+                        "explicit namespace waves: `,` between namespaces, `/` between waves",
+                        placeholder="NS,NS/NS",
                     ),
                 ),
                 details="Stages: control plane (istiod beside the running one, Helm), gateways "
@@ -386,7 +340,7 @@ def register(registry: Registry) -> None:
                 "retire (the old revision, never automatic). Each stage is a change to approve.",
                 examples=(
                     "install plan version=1.30.3",
-                    "install plan version=1.30.3 waves=shop;pay,cart",
+                    "install plan version=1.30.3 waves=shop/pay,cart",
                 ),
             ),
             CommandSpec(

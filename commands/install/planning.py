@@ -86,15 +86,15 @@ class Running:
 
 
 def parse_waves(text: str) -> tuple[tuple[str, ...], ...] | UsageError:
-    """`shop,cart;payments` → (("shop", "cart"), ("payments",))."""
+    """`shop,cart/payments` (or `;` between waves) → (("shop", "cart"), ("payments",))."""
     waves = tuple(
         tuple(n.strip() for n in part.split(",") if n.strip())
-        for part in text.split(";")
+        for part in re.split(r"[/;]", text)
         if part.strip()
     )
     names = [n for wave in waves for n in wave]
     if not names:
-        return UsageError("`waves=` names no namespace (e.g. waves=shop,cart;payments)")
+        return UsageError("`waves=` names no namespace (e.g. waves=shop,cart/payments)")
     bad = [n for n in names if not REVISION.match(n)]
     if bad:
         return UsageError(f"`{bad[0]}` in `waves=` is not a namespace name")

@@ -21,6 +21,9 @@ from commands.install.model import InstallPlan, InstallView, StageState, StageVi
 RETENTION_S = 90 * 86400.0
 
 
+CURRENT_KEY = "install:current"  # per cluster: the plan that may move the cluster now
+
+
 def plan_key(plan_id: str) -> str:
     return f"install:{plan_id}"
 
@@ -32,6 +35,24 @@ class Plans:
 
     def add(self, plan: InstallPlan) -> None:
         self.store.put(plan_key(plan.id), plan.to_json(), cluster=plan.cluster, ttl_s=RETENTION_S)
+
+    def make_current(self, plan: InstallPlan) -> InstallPlan | None:
+        """Make `plan` the cluster's current install, unless another one is under way (a
+        stage proposed or further, not aborted, not finished): then that one, and
+        `plan` is not stored. One install per cluster at a time; a plan never started is
+        replaced."""
+        seen = self.store.get(CURRENT_KEY, cluster=plan.cluster)
+        if seen is not None:
+            other = self.find(str(seen))
+            if other is not None and under_way(self.services, other):
+                return other
+        if not self.store.compare_and_set(
+            CURRENT_KEY, seen, plan.id, cluster=plan.cluster, ttl_s=RETENTION_S
+        ):
+            now = self.store.get(CURRENT_KEY, cluster=plan.cluster)
+            return self.find(str(now)) if now is not None else None
+        self.add(plan)
+        return None
 
     def find(self, plan_id: str) -> InstallPlan | None:
         for cluster in sorted(self.services.clusters):
@@ -78,3 +99,9 @@ def view(
 def attach_message(services: Services, plan: InstallPlan, channel: str, ts: str) -> InstallPlan:
     """Remember where the plan message is, so every later step edits it in place."""
     return Plans(services).update(plan, lambda p: replace(p, message=MessageRef(channel, ts)))
+
+
+def under_way(services: Services, plan: InstallPlan) -> bool:
+    if plan.aborted or not any(s.change_id for s in plan.stages):
+        return False
+    return view(services, plan).current is not None

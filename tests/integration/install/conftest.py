@@ -198,7 +198,7 @@ ALICE = Caller("U_ALICE", Role.OPERATOR, "C_OPS")
 BOB = Caller("U_BOB", Role.APPROVER, "C_OPS")
 
 
-def plan_with_control_plane(bot: RunningBot, waves: str = "quiet;shop") -> str:
+def plan_with_control_plane(bot: RunningBot, waves: str = "quiet/shop") -> str:
     """Plan (by Alice), and the control plane installed (approved by Bob) and verified."""
     planned = run_command(bot.runtime, f"install plan version=1.30.3 waves={waves}", ALICE)
     assert isinstance(planned, InstallView), planned

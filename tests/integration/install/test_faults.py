@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.dispatch import run_command
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from commands.changes.model import ChangeState
 from commands.changes.pipeline import Pipeline
 from commands.core.model import ActionOutcome
+from commands.install.model import InstallActed, InstallView
 from tests.fixtures.meshbot import RunningBot
 from tests.integration.changes.test_slack import buttons
 from tests.integration.install.conftest import (
@@ -55,7 +57,7 @@ def test_two_replicas_and_double_clicks_move_a_stage_once(
     _, kubeconfig = istio_cluster
     one = install_bot(bot_config(kubeconfig))
     two = install_bot(bot_config(kubeconfig))
-    one.answer(one.slash("install plan version=1.30.3 waves=quiet;shop"))
+    one.answer(one.slash("install plan version=1.30.3 waves=quiet/shop"))
     plan_msg = slack_emulator.wait_for(
         lambda: next((m for m in slack_emulator.messages("C_OPS") if "→ 1.30.3" in m.text), None),
         10,
@@ -186,3 +188,57 @@ def test_redis_down_at_a_click_applies_nothing_and_says_so(
         assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == ["1"]
     finally:
         redis.stop()
+
+
+def test_helm_failing_mid_install_fails_the_stage_and_leaves_nothing_of_it(
+    istio_cluster: Cluster,
+    install_bot: Callable[..., RunningBot],
+    tmp_path: Path,
+) -> None:
+    server, kubeconfig = istio_cluster
+    bot = install_bot(bot_config(kubeconfig))
+    planned = run_command(bot.runtime, "install plan version=1.30.3", ALICE)
+    assert isinstance(planned, InstallView), planned
+    started = run_command(bot.runtime, f"install start {planned.plan.id}", ALICE)
+    assert isinstance(started, InstallActed) and started.view is not None
+    change = started.view.stages[0].change
+    assert change is not None
+    # the API server refuses istiod's Deployment: Helm has created other objects by then
+    refused = server.faults.add(
+        "POST", r"/apis/apps/v1/namespaces/istio-system/deployments(\?|$)", status=500
+    )
+    acted = Pipeline(bot.runtime.services).approve(change.id, BOB)
+    server.faults.clear()
+    assert refused.hits >= 1
+    assert "injected fault: 500" in acted.message and "uninstalled" in acted.message, acted.message
+    assert state_of(bot, change.id) is ChangeState.FAILED
+    assert helm_of(bot).release("istio-system", "istiod-1-30-3") is None
+    assert helm_revisions(kubeconfig, tmp_path, "istiod-1-30-3") == []
+    hooks = kubectl_json(kubeconfig, tmp_path, "get", "mutatingwebhookconfigurations")
+    assert "istio-sidecar-injector-1-30-3" not in {h["metadata"]["name"] for h in hooks["items"]}
+    maps = kubectl_json(kubeconfig, tmp_path, "get", "configmaps", "-n", "istio-system")
+    assert not [m for m in maps["items"] if m["metadata"]["name"].endswith("1-30-3")]
+
+
+def test_an_api_server_that_hangs_mid_wave_fails_the_wave_and_undoes_it(
+    istio_cluster: Cluster,
+    install_bot: Callable[..., RunningBot],
+    tmp_path: Path,
+) -> None:
+    server, kubeconfig = istio_cluster
+    config = bot_config(kubeconfig).replace(
+        "    context: sandbox", "    context: sandbox\n    request_timeout_s: 1"
+    )
+    bot = install_bot(config)
+    plan_id = plan_with_control_plane(bot, "quiet,shop")
+    before = {ns: labels(kubeconfig, tmp_path, ns) for ns in ("quiet", "shop")}
+    wave = advance(bot, plan_id)
+    server.faults.add("PUT", r"/apis/apps/v1/namespaces/shop/deployments/cart$", hang=3)
+    acted = Pipeline(bot.runtime.services).approve(wave, BOB)
+    server.faults.clear()
+    assert "timed out after 1 s" in acted.message, acted.message
+    assert (
+        "Undo: restored Namespace shop, Namespace quiet, Deployment quiet/ledger" in acted.message
+    )
+    assert state_of(bot, wave) is ChangeState.FAILED
+    assert {ns: labels(kubeconfig, tmp_path, ns) for ns in ("quiet", "shop")} == before

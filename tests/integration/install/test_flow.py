@@ -99,7 +99,7 @@ install:
     prometheus.wait_scraped_for(8)
 
     # plan: one message in the channel, every stage pending, Start for the operator
-    answer = bot.slash("install plan version=1.30.3 waves=quiet;shop")
+    answer = bot.slash("install plan version=1.30.3 waves=quiet/shop")
     plan_msg = slack_emulator.wait_for(
         lambda: next((m for m in slack_emulator.messages("C_OPS") if "→ 1.30.3" in m.text), None),
         10,

@@ -75,7 +75,7 @@ def test_explicit_and_labelled_waves_come_first_and_unknown_names_are_refused() 
     assert [[m.name for m in w] for w in waves] == [["d", "a"], ["b"], ["c"]]
     refused = waves_for(meshed, ["a"], 5, (("nope",),))
     assert isinstance(refused, UsageError) and "`nope`" in refused.problem
-    assert parse_waves("a,b;c") == (("a", "b"), ("c",))
+    assert parse_waves("a,b/c") == parse_waves("a,b;c") == (("a", "b"), ("c",))
     assert isinstance(parse_waves("a;a"), UsageError)
     assert isinstance(parse_waves(";"), UsageError)
     assert isinstance(parse_waves("Bad_Name"), UsageError)

@@ -6,7 +6,7 @@ from typing import Any
 
 from commands.changes.model import ChangeState, Gate, GateStatus, ObjectRef
 from commands.changes.pipeline import Pipeline
-from commands.core.model import ActionOutcome, Caller, Role
+from commands.core.model import ActionOutcome, Caller, Failure, Role
 from commands.core.ports import Sample
 from commands.install.model import InstallActed, InstallView, StageState
 from tests.unit.install.fakes import Bed, install_bed, ns_ref, pod
@@ -266,3 +266,30 @@ def test_abort_after_a_rollback_only_stops_the_install() -> None:
         "pending",
     ]
     assert aborted.view is not None and aborted.view.current is None
+
+
+def test_rollback_of_the_control_plane_is_refused_when_its_release_changed_by_hand() -> None:
+    bed = install_bed()
+    plan_id = planned(bed)
+    change_id = control_plane_verified(bed, plan_id)
+    key = ("istio-system", "istiod-1-30-3")
+    by_hand = bed.helm.releases[key]
+    bed.helm.releases[key] = type(by_hand)(
+        by_hand.name, by_hand.namespace, "istiod", "1.30.3", 2, "deployed", {"revision": "x"}
+    )
+    refused = Pipeline(bed.services).rollback(change_id, ALICE, "test")
+    assert refused.outcome is ActionOutcome.REFUSED
+    assert "HelmRelease istio-system/istiod-1-30-3" in refused.message
+    assert "revision" in refused.message
+    assert key in bed.helm.releases  # nothing uninstalled
+
+
+def test_one_install_at_a_time_per_cluster_but_an_unstarted_plan_is_replaced() -> None:
+    bed = install_bed()
+    first = planned(bed)
+    second = planned(bed)  # the first never started: replaced
+    run(bed, f"install start {second}")
+    refused = bed.registry.dispatch("install plan version=1.30.3", ALICE, bed.services)
+    assert isinstance(refused, Failure) and second in refused.message and first != second
+    run(bed, f"install abort {second}")
+    assert planned(bed)
