@@ -51,7 +51,7 @@ def _child_argv(kind: str, kubeconfig: str, prom_url: str) -> list[str]:
 
 def run_size(nodes: int, repeats: int, tmp: Path, naive: bool = True) -> dict[str, Any]:
     from bot.sandbox.kube import KubeTestServer, generate_large_cluster
-    from tests.bench.node_history import backfilled_nodes
+    from tests.bench.history import backfilled_nodes
 
     pods = nodes * PODS_PER_NODE
     workdir = tmp / f"size-{nodes}"
