@@ -20,11 +20,25 @@ from typing import Any
 
 from bot.sandbox.metrics.exposition import Family, format_value, header_lines
 from bot.sandbox.metrics.scenario import Scenario
-from bot.sandbox.metrics.series import DURATION, NODE_CPU, NODE_CPU_FLAG, Unit, build_groups
+from bot.sandbox.metrics.series import (
+    DURATION,
+    NODE_CPU,
+    NODE_CPU_FLAG,
+    Group,
+    Unit,
+    build_groups,
+)
 from bot.sandbox.prometheus_runner import PrometheusProcess, backfill
 
-HISTORY = timedelta(minutes=75)  # the 1 h window, from its start, plus room
+# The preflight asks for "the last hour" at the moment it runs, minutes after the
+# backfill: its history runs from 70 minutes before to 10 minutes after the backfill
+# starts (promtool takes future samples), so both windows stay full while the bench runs.
+NODE_HISTORY = (timedelta(minutes=70), timedelta(minutes=10))
+# The watcher's queries are evaluated at the history's end (TimedMetrics pins `at`), so
+# its history only needs the 5-minute window and a little room.
+SERVICE_HISTORY = (timedelta(minutes=7), timedelta(0))
 STEP_S = 15
+CHUNK = 2000
 
 
 def node_scenario(count: int) -> Scenario:
@@ -88,19 +102,19 @@ def latency_series(unit: Unit) -> bool:
 
 
 def write_history(
-    scenario: Scenario,
+    groups: Sequence[Group],
     start: datetime,
     end: datetime,
     path: Path,
     keep: Callable[[Unit], bool],
     families: Sequence[Family],
 ) -> int:
-    """OpenMetrics of the kept series from `start` to `end`; returns the samples written."""
+    """OpenMetrics of the groups' kept series from `start` (scenario second 0) to `end`;
+    returns the samples written."""
     origin = start.timestamp()
     steps = int((end.timestamp() - origin) // STEP_S) + 1
     offsets = [i * STEP_S for i in range(steps)]
     stamps = [format_value(round(origin + at, 3)) for at in offsets]
-    groups = build_groups(scenario)
     samples = 0
     with path.open("w", encoding="utf-8") as out:
         for family in families:
@@ -129,34 +143,44 @@ def write_history(
 def backfilled_nodes(count: int, workdir: Path) -> tuple[PrometheusProcess, dict[str, float]]:
     """A started real Prometheus holding `count` nodes' history ending a minute ago."""
     families = (NODE_CPU, NODE_CPU_FLAG)
-    return backfilled(node_scenario(count), node_series, families, HISTORY, workdir)
+    return backfilled(node_scenario(count), node_series, families, NODE_HISTORY, workdir)
 
 
 def backfilled_services(
     count: int, workdir: Path, breaching: int = 10
 ) -> tuple[PrometheusProcess, dict[str, float]]:
     """A started real Prometheus holding `count` services' latency histograms for the
-    last 12 minutes (a 5-minute rate window, from its start, plus room)."""
+    last 7 minutes (a 5-minute rate window, from its start, plus room); `["end"]` of the
+    figures is the history's last instant."""
     scenario = service_scenario(count, breaching)
-    return backfilled(scenario, latency_series, (DURATION,), timedelta(minutes=12), workdir)
+    return backfilled(scenario, latency_series, (DURATION,), SERVICE_HISTORY, workdir)
 
 
 def backfilled(
     scenario: Scenario,
     keep: Callable[[Unit], bool],
     families: Sequence[Family],
-    span: timedelta,
+    around: tuple[timedelta, timedelta],
     workdir: Path,
 ) -> tuple[PrometheusProcess, dict[str, float]]:
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=20)
+    """Write, convert and serve; `CHUNK` groups (nodes, service edges) per promtool run,
+    as promtool holds a whole file's samples in memory (5,000 services at once: 5 GB)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = now - around[0], now + around[1]
     workdir.mkdir(parents=True, exist_ok=True)
     history = workdir / "history.om"
-    started = time.perf_counter()
-    samples = write_history(scenario, end - span, end, history, keep, families)
-    written = time.perf_counter() - started
     process = PrometheusProcess([], workdir=workdir)
-    backfill(history, process.data_dir)
-    converted = time.perf_counter() - started - written
-    history.unlink()
+    groups = build_groups(scenario)
+    samples, written, converted = 0, 0.0, 0.0
+    for first in range(0, len(groups), CHUNK):
+        started = time.perf_counter()
+        chunk = groups[first : first + CHUNK]
+        samples += write_history(chunk, start, end, history, keep, families)
+        middle = time.perf_counter()
+        backfill(history, process.data_dir)
+        written += middle - started
+        converted += time.perf_counter() - middle
+        history.unlink()
     process.start(timeout=120)
-    return process, {"samples": samples, "write_s": written, "promtool_s": converted}
+    figures = {"samples": samples, "write_s": written, "promtool_s": converted}
+    return process, figures | {"end": end.timestamp()}

@@ -151,6 +151,11 @@ class CountingProxy:
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def retarget(self, upstream: str) -> None:
+        """Forward to `upstream` from now on (a restarted server on another port)."""
+        parts = urlsplit(upstream)
+        self.host, self.port_up = parts.hostname or "127.0.0.1", parts.port or 80
+
     def _count(self, path: str, size: int) -> None:
         endpoint = path.partition("?")[0]
         with self._lock:

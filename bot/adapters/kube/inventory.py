@@ -199,16 +199,25 @@ class InventoryMixin:
     def _inventory_pages(
         self, path: str, query: Sequence[tuple[str, Any]] = ()
     ) -> Iterator[dict[str, Any]]:
-        token: str | None = None
-        while True:
+        """Every item of a paged list. The next page is asked for as soon as this one's
+        `continue` token is known, so the API server builds it while this page's items
+        are cut down (a 30,000-pod list is 30 pages: waiting for each in turn doubled it)."""
+
+        def fetch(token: str | None) -> dict[str, Any]:
             params = [*query, ("limit", self.page_size)]
             if token:
                 params.append(("continue", token))
-            page = self._inventory_json("GET", path, params)
-            yield from page.get("items") or ()
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return
+            return self._inventory_json("GET", path, params)
+
+        page = fetch(None)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as ahead:
+            while True:
+                token = (page.get("metadata") or {}).get("continue")
+                following = ahead.submit(carried(fetch), token) if token else None
+                yield from page.get("items") or ()
+                if following is None:
+                    return
+                page = following.result()
 
     # -- ClusterInventory -------------------------------------------------------------------
 

@@ -5,6 +5,8 @@
 - A read-only command against a real cluster starts no embedded store, and a one-shot
   command leaves the cyclic garbage collector as it found it when run in-process.
 - Kubernetes quantities are parsed once per distinct string, and still parsed right.
+- A list's next page is read while this one is parsed: still every item once, in order,
+  and a refused later page still fails the list.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.adapters.kube import KubeCluster
 from bot.adapters.kube.inventory import cpu_milli, quantity
 from bot.app.cli import main
-from bot.sandbox.kube import KubeTestServer
+from bot.sandbox.kube import KubeTestServer, generate_large_cluster
 from bot.sandbox.kube.seeds import seed_path
+from commands.preflight.model import InventoryForbidden
 from tests.integration.app.test_cli_output import on_terminal
 from tests.processes import run_meshbot
 
@@ -92,3 +97,34 @@ def test_a_bad_quantity_is_still_refused() -> None:
         quantity("lots")
     with pytest.raises(ValueError):
         cpu_milli("lotsm")
+
+
+@pytest.fixture
+def paged(tmp_path: Path) -> Iterator[tuple[KubeTestServer, KubeCluster]]:
+    with KubeTestServer() as server:
+        server.load_objects(generate_large_cluster(nodes=5, pods=250))
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        cluster = KubeCluster("lab", kubeconfig=str(kubeconfig), context="sandbox", timeout_s=5)
+        cluster.page_size = 100
+        try:
+            yield server, cluster
+        finally:
+            cluster.close()
+
+
+def test_pages_read_ahead_give_every_item_once_in_order(
+    paged: tuple[KubeTestServer, KubeCluster],
+) -> None:
+    server, cluster = paged
+    pods = cluster.list_pods()
+    token = server.token or "sandbox-token"
+    whole = httpx.get(f"{server.url}/api/v1/pods", headers={"Authorization": f"Bearer {token}"})
+    served = [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in whole.json()["items"]]
+    assert [(p.namespace, p.name) for p in pods] == served and len(served) == 250
+
+
+def test_a_refused_later_page_fails_the_list(paged: tuple[KubeTestServer, KubeCluster]) -> None:
+    server, cluster = paged
+    server.faults.add(method="GET", path_regex=r"^/api/v1/pods\?.*continue=", status=403)
+    with pytest.raises(InventoryForbidden):
+        cluster.list_pods()
