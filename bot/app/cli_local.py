@@ -14,7 +14,7 @@ import logging
 import shlex
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot.app import cli_commands
 from bot.app.cli_help import dialect_of
@@ -150,12 +150,20 @@ def _print(result: Result, dialect: Dialect, output: str) -> int:
     code = renderers.exit_status(result)
     stream = sys.stderr if code == 2 and output == "text" else sys.stdout
     if output == "json":
-        text = dialect.json(renderers.to_json(result))
+        # Indented for a person at a terminal; compact (same content, fast) for programs.
+        text = dialect.json(renderers.to_json(result), indent=2 if _is_terminal(stream) else None)
     else:
         text = dialect.say(renderers.to_text(result, Style.for_stream(stream)))
     stream.write(text + "\n")
     stream.flush()
     return code
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def _refuse(result: Result, dialect: Dialect, output: str) -> int:

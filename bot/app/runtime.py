@@ -14,8 +14,7 @@ import logging
 import os
 import socket
 import uuid
-
-from slack_sdk import WebClient
+from typing import TYPE_CHECKING
 
 from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.adapters.kube import KubeCluster
@@ -24,12 +23,10 @@ from bot.adapters.redis_store import RedisStore
 from bot.app.config import Settings
 from bot.app.registry import build_registry, meshbot_version
 from bot.changes.settings import ChangesConfig
-from bot.changes.sweeper import ChangeSweeper
 from bot.core.runtime import Runtime, SystemClock
 from bot.core.settings import ClusterConfig
 from bot.core.telemetry import Telemetry
 from bot.install.wiring import PreflightBridge, helm_clients, register_hooks
-from bot.watch.jobs import start_watchers
 from bot.watch.settings import WatchServices
 from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.core.ports import Metrics, Services
@@ -40,6 +37,11 @@ from commands.mtls.verify import MtlsBakeVerifier
 from commands.timeouts.fix import KIND as TIMEOUTS_KIND
 from commands.timeouts.model import TimeoutsSettings
 from commands.timeouts.verify import TimeoutsBakeVerifier
+
+if TYPE_CHECKING:  # what only `serve` runs: a CLI command never loads Slack or timers
+    from slack_sdk import WebClient
+
+    from bot.changes.sweeper import ChangeSweeper
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,8 @@ def build_runtime(
 def start_sweeper(runtime: Runtime, settings: Settings) -> ChangeSweeper:
     """Expire proposals and run due bake checks on a timer, whatever the front end; the
     runtime stops it when it closes."""
+    from bot.changes.sweeper import ChangeSweeper
+
     sweeper = ChangeSweeper(runtime, settings.file.changes.sweep_interval_s).start()
     runtime.on_stop(sweeper.stop)
     return sweeper
@@ -122,6 +126,8 @@ def start_sweeper(runtime: Runtime, settings: Settings) -> ChangeSweeper:
 
 def start_jobs(runtime: Runtime, settings: Settings, client: WebClient) -> None:
     """What `serve` runs on timers: the sweeper, and the watchers that post with `client`."""
+    from bot.watch.jobs import start_watchers
+
     start_sweeper(runtime, settings)
     watchers = start_watchers(runtime, client)
     if watchers is not None:

@@ -6,6 +6,13 @@ for the same interpreter. The HTTP front end counts the requests whose ack is no
 yet; work queued after an ack waits until that count is zero and no request arrived
 for `quiet_s`, or at most `max_wait_s`, so the acks go first and the work is never
 starved.
+
+The same holds for what decides whether the work may run at all: whether this request
+was seen before (bot.slack.replays) asks the store, and a store round trip before each
+ack cost a burst of fifty twice the bare app's p99 (the thread waits for the GIL again
+after every reply). `check_before_work` registers such a check for the request being
+handled; the work that request queues with `after_acks` — in the same thread or in one
+running a copy of its context (the listener pool) — runs only if every check passes.
 """
 
 from __future__ import annotations
@@ -14,6 +21,30 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+
+Check = Callable[[], bool]
+# (the request these checks belong to, the checks): a thread handles many requests in turn
+_CHECKS: ContextVar[tuple[object, tuple[Check, ...]]] = ContextVar(
+    "meshbot_checks_before_work", default=(None, ())
+)
+
+
+def begin_request(request: object) -> None:
+    """From here on, this context belongs to `request` (no check of an earlier one)."""
+    if _CHECKS.get()[0] is not request:
+        _CHECKS.set((request, ()))
+
+
+def check_before_work(request: object, check: Check) -> None:
+    """The work `request` queues runs only if `check()` is true (asked after the acks)."""
+    begin_request(request)
+    owner, checks = _CHECKS.get()
+    _CHECKS.set((owner, (*checks, check)))
+
+
+def checks_before_work() -> tuple[Check, ...]:
+    return _CHECKS.get()[1]
 
 
 class AckGate:
@@ -59,15 +90,19 @@ class AckGate:
                 wait = deadline - now if self._pending > 0 else calm_at - now
                 self._quiet.wait(min(wait, deadline - now))
 
-    def after_acks(self, work: Callable[[], None]) -> Callable[[], None]:
+    def after_acks(
+        self, work: Callable[[], None], checks: tuple[Check, ...] = ()
+    ) -> Callable[[], None]:
         """`work`, held at most `max_wait_s` from now — from when it was queued, not from
         when a worker picks it up: under steady load (requests closer than `quiet_s`)
         each worker would otherwise sleep the full bound per item, the queue would grow
-        without end and answers come minutes late."""
+        without end and answers come minutes late. `checks` (see `check_before_work`)
+        are asked then, and `work` is dropped if one is false."""
         deadline = time.monotonic() + self.max_wait_s
 
         def run() -> None:
             self.wait_for_acks(deadline)
-            work()
+            if all(check() for check in checks):
+                work()
 
         return run

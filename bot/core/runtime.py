@@ -13,20 +13,23 @@ releases what the builder registered with `on_close`, in reverse order.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from bot.core.acks import AckGate
+from bot.core.acks import AckGate, checks_before_work
 from bot.core.settings import RuntimeSettings
 from bot.core.telemetry import Telemetry
 from commands.core.ports import Services, Store
 from commands.core.registry import Registry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LISTENER_THREADS = 16
 WORK_THREADS = 4
 
@@ -40,6 +43,18 @@ def _pool(threads: int, name: str) -> Callable[[], ThreadPoolExecutor]:
     return lambda: ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
 
+class ContextPool(ThreadPoolExecutor):
+    """Runs each task in a copy of the submitter's context: a listener sees the checks its
+    request registered before it (bot.core.acks.check_before_work)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+def _context_pool(threads: int, name: str) -> Callable[[], ThreadPoolExecutor]:
+    return lambda: ContextPool(max_workers=threads, thread_name_prefix=name)
+
+
 @dataclass
 class Runtime:
     settings: RuntimeSettings
@@ -47,7 +62,7 @@ class Runtime:
     services: Services
     telemetry: Telemetry
     listener_pool: ThreadPoolExecutor = field(
-        default_factory=_pool(LISTENER_THREADS, "meshbot-listener")
+        default_factory=_context_pool(LISTENER_THREADS, "meshbot-listener")
     )
     work_pool: ThreadPoolExecutor = field(default_factory=_pool(WORK_THREADS, "meshbot-work"))
     acks: AckGate = field(default_factory=AckGate)
@@ -60,8 +75,9 @@ class Runtime:
         return self.services.store
 
     def after_acks(self, work: Callable[[], None]) -> None:
-        """Run `work` on the work pool once pending Slack acks are out (see bot.core.acks)."""
-        self.work_pool.submit(self.acks.after_acks(work))
+        """Run `work` on the work pool once pending Slack acks are out, if the checks its
+        request registered pass (see bot.core.acks)."""
+        self.work_pool.submit(self.acks.after_acks(work, checks_before_work()))
 
     def on_stop(self, stopper: Callable[[], None]) -> None:
         """Stop a background job first when the runtime closes, before the pools end."""

@@ -108,7 +108,8 @@ def _passes(report: PreflightReport) -> list[str]:
 
 
 def to_json(report: PreflightReport) -> str:
-    return json.dumps(report_to_dict(report), indent=2)
+    # Compact: the front end re-reads it to reword hints and decides the indentation.
+    return json.dumps(report_to_dict(report))
 
 
 def exit_status(report: PreflightReport) -> int:

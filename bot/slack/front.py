@@ -10,7 +10,8 @@ for every request to `/slack/events`:
 2. the signature and the five-minute window (bot.slack.signature) → else 401;
 3. the body must be a slash command, an interaction or an event (bot.slack.bodies)
    → else 400;
-4. the same signed bytes seen before (bot.slack.replays) → 200, not run;
+4. the same signed bytes seen before by this replica (bot.slack.replays) → 200, not
+   run; seen by another one → acked, and its work dropped once the store says so;
 5. only then Bolt, which verifies the signature again and acks.
 
 Every refusal is one log line — status, peer and reason, never the body or headers —
@@ -38,9 +39,9 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
 
-from bot.core.acks import AckGate
+from bot.core.acks import AckGate, begin_request, check_before_work
 from bot.slack.bodies import parse_slack_body
-from bot.slack.replays import SeenRequests
+from bot.slack.replays import Memory, SeenRequests
 from bot.slack.signature import verify
 
 log = logging.getLogger("meshbot.front")
@@ -100,10 +101,11 @@ class SlackFront:
         if isinstance(fields, str):
             return _refuse(start_response, 400, peer, f"signed but malformed: {fields}")
         signature = str(environ.get("HTTP_X_SLACK_SIGNATURE"))
-        if self._seen is not None and not self._seen.first_signature(signature, verdict.timestamp):
+        memory = None if self._seen is None else self._seen.signature(signature, verdict.timestamp)
+        if memory is not None and memory.seen_here():
             log.warning("dropped a replayed request from %s: these signed bytes already ran", peer)
             return _plain(start_response, 200, "", [("X-Slack-No-Retry", "1")])
-        return self._bolt(environ, body, fields, start_response)
+        return self._bolt(environ, body, fields, start_response, memory, peer)
 
     def _bolt(
         self,
@@ -111,6 +113,8 @@ class SlackFront:
         body: bytes,
         fields: dict[str, Any],
         start_response: StartResponse,
+        memory: Memory | None,
+        peer: str,
     ) -> Iterable[bytes]:
         http = WsgiHttpRequest(environ)
         request = BoltRequest(
@@ -118,6 +122,13 @@ class SlackFront:
         )
         request.body = fields
         request.context = build_context(BoltContext({}), fields)
+        begin_request(request)
+        if memory is not None:  # asked of the store after the ack, by the work
+            dropped = (
+                f"dropped a replayed request from {peer}: these signed bytes already ran "
+                "on another replica"
+            )
+            check_before_work(request, memory.check(dropped))
         with self._acks.awaiting_ack():
             answer = self._app.dispatch(request)
         response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)

@@ -11,6 +11,13 @@ Two memories in the store (so every replica shares them):
   over HTTP, `retry_attempt` in a Socket Mode envelope) and the same payload, so a
   retried `mtls permissive` would otherwise propose a second change.
 
+Neither memory is asked before the ack: a store round trip per request made a burst's
+acks twice as slow as a bare Bolt app's. Each replica first remembers what it saw itself
+(in memory: a repeat it saw is answered 200 with `X-Slack-No-Retry` and not run, as
+before); the store is asked after the ack, when the request's work is about to run
+(bot.core.acks.check_before_work), so a repeat that reaches another replica is acked
+there and its work dropped.
+
 If the store cannot answer, the request runs (and one line says so): every command that
 changes state needs the store itself, so nothing can be applied twice that way, and
 `status` must still be able to say that Redis is down.
@@ -20,13 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.core.acks import Check, begin_request, check_before_work
 from bot.slack.signature import WINDOW_S
 from commands.core.errors import PortError
 from commands.core.ports import Store
@@ -34,6 +44,8 @@ from commands.core.ports import Store
 log = logging.getLogger("meshbot.front")
 # Slack retries an event three times: at once, after 1 min and after 5 min.
 RETRY_MEMORY_S = 15 * 60
+# Keys a replica keeps in memory: a few minutes of a busy workspace's requests.
+REMEMBERED = 100_000
 
 
 def request_identity(body: dict[str, Any]) -> str | None:
@@ -52,22 +64,44 @@ class SeenRequests:
         window_s: int = WINDOW_S,
         retry_memory_s: int = RETRY_MEMORY_S,
         clock: Callable[[], float] = time.time,
+        remembered: int = REMEMBERED,
     ) -> None:
         self._store = store
         self._window_s = window_s
         self._retry_memory_s = retry_memory_s
         self._clock = clock
+        self._remembered = remembered
+        self._here: dict[str, float] = {}  # key → until when this replica remembers it
+        self._lock = threading.Lock()
 
-    def first_signature(self, signature: str, timestamp: int) -> bool:
-        """True the first time these signed bytes arrive; remembered while still valid."""
+    def signature(self, signature: str, timestamp: int) -> Memory:
+        """These signed bytes, remembered while their timestamp is still valid."""
         left = timestamp + self._window_s - self._clock() + 1
-        return self._claim(f"front:signature:{signature.removeprefix('v0=')}", max(1.0, left))
+        key = f"front:signature:{signature.removeprefix('v0=')}"
+        return Memory(self, key, max(1.0, left))
 
-    def first_delivery(self, identity: str) -> bool:
+    def delivery(self, identity: str) -> Memory:
         digest = hashlib.sha256(identity.encode()).hexdigest()[:40]
-        return self._claim(f"front:request:{digest}", self._retry_memory_s)
+        return Memory(self, f"front:request:{digest}", self._retry_memory_s)
 
-    def _claim(self, key: str, ttl_s: float) -> bool:
+    def seen_here(self, key: str, ttl_s: float) -> bool:
+        """True if this replica saw `key` within its time; else remembers it now."""
+        now = self._clock()
+        with self._lock:
+            if self._here.get(key, 0.0) > now:
+                return True
+            if len(self._here) >= self._remembered:
+                self._forget(now)
+            self._here[key] = now + ttl_s
+            return False
+
+    def _forget(self, now: float) -> None:
+        live = {k: until for k, until in self._here.items() if until > now}
+        if len(live) >= self._remembered:  # a flood of live keys: keep the newer half
+            live = dict(list(live.items())[len(live) // 2 :])
+        self._here = live
+
+    def first_anywhere(self, key: str, ttl_s: float) -> bool:
         try:
             return self._store.compare_and_set(key, None, 1, ttl_s=ttl_s)
         except PortError as exc:
@@ -75,12 +109,43 @@ class SeenRequests:
             return True
 
 
+@dataclass(frozen=True)
+class Memory:
+    """One request's key in both memories: this replica's (asked before the ack) and the
+    store's (asked after it, by the work)."""
+
+    seen: SeenRequests
+    key: str
+    ttl_s: float
+
+    def seen_here(self) -> bool:
+        return self.seen.seen_here(self.key, self.ttl_s)
+
+    def check(self, dropped: str) -> Check:
+        """For check_before_work: the first time anywhere, else log `dropped` and say no."""
+
+        def first() -> bool:
+            if self.seen.first_anywhere(self.key, self.ttl_s):
+                return True
+            log.warning("%s", dropped)
+            return False
+
+        return first
+
+
 def drop_redeliveries(seen: SeenRequests) -> Callable[..., BoltResponse | None]:
     """A Bolt global middleware: a request seen before is acked (200) and not run."""
 
     def middleware(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        begin_request(req)
         identity = request_identity(req.body)
-        if identity is None or seen.first_delivery(identity):
+        if identity is None:
+            return next()
+        memory = seen.delivery(identity)
+        kind = identity.split(":", 1)[0]
+        if not memory.seen_here():
+            dropped = f"dropped a repeated {kind}: it already ran on another replica"
+            check_before_work(req, memory.check(dropped))
             return next()
         if req.mode == "http":
             retry = req.headers.get("x-slack-retry-num", ["-"])[0]
@@ -88,7 +153,7 @@ def drop_redeliveries(seen: SeenRequests) -> Callable[..., BoltResponse | None]:
             how = f"over HTTP (retry {retry}, reason {reason})"
         else:
             how = "over Socket Mode"
-        log.info("dropped a repeated %s %s: it already ran", identity.split(":", 1)[0], how)
+        log.info("dropped a repeated %s %s: it already ran", kind, how)
         return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
 
     return middleware

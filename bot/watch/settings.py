@@ -51,6 +51,10 @@ class LatencyRuleConfig(Strict):
     for_s: float = Field(default=90.0, ge=0)
     resolve_ratio: float = Field(default=0.9, gt=0, le=1)
     resolve_for_s: float = Field(default=0.0, ge=0)
+    recorded: bool = Field(
+        default=False,
+        description="read the p99 and rate recorded by `meshbot watch rules` (large meshes)",
+    )
 
     @model_validator(mode="after")
     def _some_threshold(self) -> LatencyRuleConfig:
@@ -151,6 +155,7 @@ def latency_policy(config: LatencyRuleConfig, cycle_s: float) -> LatencyPolicy:
         min_rps=config.min_rps,
         window=config.window,
         spec=_spec(config.for_s, config.resolve_ratio, config.resolve_for_s, cycle_s),
+        recorded=config.recorded,
     )
 
 

@@ -20,6 +20,7 @@ from commands.core.model import Failure, Result, Role, UsageError
 from commands.core.ports import Services
 from commands.core.refusals import RefusalScope
 from commands.core.registry import Args, CommandSpec, Context, Param, Registry
+from commands.watch import recording
 from commands.watch.actions import (
     acknowledge_alert,
     acknowledge_group,
@@ -44,6 +45,7 @@ class LatencyPolicy:
     min_rps: float = 1.0
     window: str = "5m"
     spec: RuleSpec = field(default_factory=RuleSpec)
+    recorded: bool = False  # read `watch rules`' recorded series (commands.watch.recording)
 
     def static_for(self, host: str) -> float | None:
         parts = host.split(".")
@@ -245,7 +247,7 @@ def _register_alert_actions(registry: Registry) -> None:
 
 
 def register(registry: Registry) -> None:
-    """`watch status`, and the alert actions (commands.watch.actions)."""
+    """`watch status`, `watch rules`, and the alert actions (commands.watch.actions)."""
     _register_alert_actions(registry)
     registry.register(
         CommandSpec(
@@ -265,3 +267,4 @@ def register(registry: Registry) -> None:
             examples=("watch status", "watch status prod-eu"),
         )
     )
+    recording.register(registry)

@@ -47,26 +47,35 @@ def _p99(window: str, offset: str | None = None) -> str:
     )
 
 
-def _tagged(expr: str, stat: str) -> str:
+def tagged(expr: str, stat: str) -> str:
     return f'label_replace({expr}, "{STAT}", "{stat}", "", "")'
+
+
+def p99_expr(window: str = "5m") -> str:
+    """Every service's p99 (ms) over `window`, from Istio's histogram."""
+    return _p99(window)
+
+
+def rate_expr(window: str = "5m") -> str:
+    """Every service's request rate (req/s) over `window`."""
+    return (
+        "sum by (destination_service) "
+        f'(rate(istio_request_duration_milliseconds_count{{reporter="destination"}}[{window}]))'
+    )
 
 
 def latency_query(window: str = "5m", baseline: Baseline = Baseline.NONE) -> str:
     """p99 (ms), request rate (req/s) and optional baseline p99 of every service."""
-    rate = (
-        "sum by (destination_service) "
-        f'(rate(istio_request_duration_milliseconds_count{{reporter="destination"}}[{window}]))'
-    )
-    parts = [_tagged(_p99(window), "p99"), _tagged(rate, "rps")]
+    parts = [tagged(_p99(window), "p99"), tagged(rate_expr(window), "rps")]
     if baseline.offset is not None:
-        parts.append(_tagged(_p99(window, baseline.offset), "baseline"))
+        parts.append(tagged(_p99(window, baseline.offset), "baseline"))
         # series present at the baseline window's start (offset + window ago)
         covered = (
             "count by (destination_service) "
             f'(istio_request_duration_milliseconds_count{{reporter="destination"}} '
             f"offset {baseline.offset}{window})"
         )
-        parts.append(_tagged(covered, "baseline_covered"))
+        parts.append(tagged(covered, "baseline_covered"))
     return " or ".join(parts)
 
 

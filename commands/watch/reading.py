@@ -15,9 +15,14 @@ from commands.core.errors import MetricsUnavailable
 from commands.core.ports import Metrics
 from commands.watch.commands import LatencyPolicy, StealPolicy, WatchPolicy
 from commands.watch.queries import latency_query, parse_latency, parse_steal, steal_query
+from commands.watch.recording import recorded_latency_query
 from commands.watch.rules import Reading, RuleSpec, latency_reading, steal_reading
 
 NO_DATA = "Prometheus answered, but with no data for any service or node"
+RECORDED_HINT = (
+    "; watchers.latency.recorded is on: is the rule file of `/mesh watch rules` loaded "
+    "into this Prometheus?"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ def read(policy: WatchPolicy, metrics: Metrics) -> tuple[list[Subject], str | No
     except MetricsUnavailable as exc:
         return [], str(exc)
     if not answered:
+        if policy.latency is not None and policy.latency.recorded:
+            return [], NO_DATA + RECORDED_HINT
         return [], NO_DATA
     return subjects, None
 
@@ -56,7 +63,8 @@ def latency(lat: LatencyPolicy | None, metrics: Metrics) -> Answer:
     """p99 and rate (and the baseline, when configured) of every service, in one query."""
     if lat is None:
         return Answer([], False)
-    rows = metrics.query(latency_query(lat.window, lat.baseline))
+    query = recorded_latency_query if lat.recorded else latency_query
+    rows = metrics.query(query(lat.window, lat.baseline))
     subjects = []
     for host, s in parse_latency(rows).items():
         reading = latency_reading(
