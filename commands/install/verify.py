@@ -22,6 +22,9 @@ from commands.core.ports import Cluster, Metrics, Sample, Services
 from commands.core.wording import listing
 from commands.install.model import ISTIO_NAMESPACE, InstallSettings
 from commands.install.queries import (
+    GATEWAYS,
+    WAVE,
+    Side,
     connection_failures,
     errors_5xx,
     p99_ms,
@@ -134,16 +137,18 @@ class WaveVerifier:
         metrics = services.metrics.get(change.cluster)
         if metrics is None:
             return Verdict(VerdictOutcome.HOLD, ("no Prometheus is configured for this cluster",))
-        namespaces = [str(n) for n in v.get("namespaces") or ()] or [
-            str(w).partition("/")[0] for w in v.get("workloads") or ()
-        ]
-        return bake(metrics, namespaces, applied, now, baked, self.settings)
+        namespaces = [str(n) for n in v.get("namespaces") or ()]
+        side = WAVE
+        if not namespaces:  # a gateway stage: read from the gateways' side
+            namespaces = sorted({str(w).partition("/")[0] for w in v.get("workloads") or ()})
+            side = GATEWAYS
+        return bake(metrics, namespaces, applied, now, baked, self.settings, side)
 
 
-def _by_namespace(samples: Sequence[Sample]) -> dict[str, float]:
+def _by_namespace(samples: Sequence[Sample], by: str) -> dict[str, float]:
     found: dict[str, float] = {}
     for s in samples:
-        ns = s.labels.get("destination_workload_namespace", "?")
+        ns = s.labels.get(by, "?")
         if not math.isnan(s.value):
             found[ns] = found.get(ns, 0.0) + s.value
     return found
@@ -156,6 +161,7 @@ def bake(
     now: float,
     window_s: float,
     s: InstallSettings,
+    side: Side = WAVE,
 ) -> Verdict:
     """The window ending now against the same length ending at apply, per namespace."""
 
@@ -163,10 +169,12 @@ def bake(
         at: float,
     ) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
         return (
-            _by_namespace(metrics.query(requests(namespaces, window_s), at=at)),
-            _by_namespace(metrics.query(errors_5xx(namespaces, window_s), at=at)),
-            _by_namespace(metrics.query(connection_failures(namespaces, window_s), at=at)),
-            _by_namespace(metrics.query(p99_ms(namespaces, window_s), at=at)),
+            _by_namespace(metrics.query(requests(namespaces, window_s, side), at=at), side.by),
+            _by_namespace(metrics.query(errors_5xx(namespaces, window_s, side), at=at), side.by),
+            _by_namespace(
+                metrics.query(connection_failures(namespaces, window_s, side), at=at), side.by
+            ),
+            _by_namespace(metrics.query(p99_ms(namespaces, window_s, side), at=at), side.by),
         )
 
     req, err, fail, p99 = read(now)

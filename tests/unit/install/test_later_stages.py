@@ -55,7 +55,7 @@ def test_gateways_move_by_their_pod_template_label() -> None:
     bed.cluster.add(pod("istio-ingress", "istio-ingressgateway-x", "1-30-3", "1.30.3"), "pods")
     bed.metrics.on(
         "increase(istio_requests_total",
-        lambda at: [Sample({"destination_workload_namespace": "istio-ingress"}, 900.0)],
+        lambda at: [Sample({"source_workload_namespace": "istio-ingress"}, 900.0)],
     )
     bed.clock.value += 10_000
     Pipeline(bed.services).run_due()
