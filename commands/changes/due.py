@@ -53,7 +53,7 @@ def verify_if_due(ledger: Ledger, change: Change, now: float) -> bool:
     if verdict.outcome is VerdictOutcome.PASS:
         ledger.move(change, lambda c: verified(c, verdict.lines, now))
     elif verdict.outcome is VerdictOutcome.BREACH:
-        reason = "bake window breach: " + "; ".join(verdict.lines)
+        reason = f"{verdict.failure}: " + "; ".join(verdict.lines)
         ledger.move(change, lambda c: fail(c, reason, now, event="breach"))
     else:
         hold_on(ledger, change, verdict, now)
