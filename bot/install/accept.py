@@ -63,9 +63,8 @@ def reason_modal(plan_id: str, stage_title: str) -> View:
 
 
 def _held_stage(runtime: Runtime, plan_id: str, user: str, role: Role | None) -> str:
-    """The title of the held stage this clicker may accept; ValueError saying why not."""
-    if role is None or role.value < Role.APPROVER.value:
-        raise ValueError("accepting a held bake needs the approver role")
+    """The title of the held stage this clicker may accept; ValueError saying why not
+    (in the change pipeline's order: the requester first, then the role)."""
     plan = Plans(runtime.services).find(plan_id)
     if plan is None:
         raise ValueError(f"there is no install plan `{plan_id}`")
@@ -77,6 +76,8 @@ def _held_stage(runtime: Runtime, plan_id: str, user: str, role: Role | None) ->
         raise ValueError(
             f"you proposed {current.change.id}; someone else must accept its held bake"
         )
+    if role is None or role.value < Role.APPROVER.value:
+        raise ValueError("accepting a held bake needs the approver role")
     return current.stage.title
 
 

@@ -112,10 +112,10 @@ def _current_lines(view: InstallView) -> list[str]:
         lines.append("bake: " + "; ".join(change.verification)[:500])
     if s.held:
         lines.append(
-            ":pause_button: Held. When it holds for want of traffic to judge, an approver "
-            f"other than <@{change.requester}> may accept it with a reason (*Accept held "
-            f'bake*, or `/mesh install advance {view.plan.id} override="why it is safe"`); '
-            "a rollout under way or a breach can never be accepted."
+            ":pause_button: Held for want of data to judge. An approver other than "
+            f"<@{change.requester}> may accept it with a reason (*Accept held bake*, or "
+            f'`/mesh install advance {view.plan.id} override="why it is safe"`); a breach '
+            "can never be accepted."
         )
     if change.reason and s.state is StageState.FAILED:
         lines.append(f":rotating_light: {change.reason[:1500]}")

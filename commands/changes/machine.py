@@ -320,9 +320,16 @@ def verified(change: Change, lines: tuple[str, ...], now: float) -> Step:
     return _bake_outcome(change, S.VERIFIED, "verified", lines, now, None)
 
 
-def hold(change: Change, lines: tuple[str, ...], now: float, retry_at: float | None) -> Step:
+def hold(
+    change: Change,
+    lines: tuple[str, ...],
+    now: float,
+    retry_at: float | None,
+    for_data: bool = False,
+) -> Step:
     """No data to judge: stay verifying, say so, look again at `retry_at` (None: stop)."""
-    return _bake_outcome(change, S.VERIFYING, "hold", lines, now, retry_at)
+    held = _bake_outcome(change, S.VERIFYING, "hold", lines, now, retry_at)
+    return held if isinstance(held, Refusal) else replace(held, held_for_data=for_data)
 
 
 def accept_hold(
@@ -356,6 +363,7 @@ def accept_hold(
         reason.strip(),
         verify_at=None,
         verification=(*lines, f"held bake accepted by {user_id}: {reason.strip()}"),
+        held_for_data=False,
     )
 
 

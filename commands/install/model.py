@@ -246,11 +246,12 @@ class StageView:
 
     @property
     def held(self) -> bool:
-        """Baking, and the last bake check held (no data to judge)."""
+        """Baking, and the last bake check held for want of data: it may be accepted."""
         change = self.change
         return (
             change is not None
             and change.state is ChangeState.VERIFYING
+            and change.held_for_data
             and bool(change.timeline)
             and change.timeline[-1].event == "hold"
         )

@@ -104,6 +104,9 @@ def test_a_rollout_under_way_or_a_breach_can_never_be_accepted() -> None:
     plan_id, wave_id = wave_applied(bed)
     bed.clock.advance(11)
     Pipeline(bed.services).run_due()  # still on the old proxy: holds, rolling out
+    shown = bed.registry.dispatch(f"install status {plan_id}", ALICE, bed.services)
+    assert isinstance(shown, InstallView) and not shown.stages[1].held
+    assert ACCEPT_HOLD not in str(plan_message(shown).blocks)
     rolling = accept(bed, plan_id, BOB, "ship it")
     assert rolling.outcome is ActionOutcome.REFUSED and "rolling out" in rolling.message
 
