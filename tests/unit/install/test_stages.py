@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.changes.render import event_reply
+from commands.changes.hooks import ChangeEvent
 from commands.changes.model import ChangeState, Gate, GateStatus, ObjectRef
 from commands.changes.pipeline import Pipeline
 from commands.core.model import ActionOutcome, Caller, Failure, Role
@@ -231,6 +233,10 @@ def test_a_wave_left_on_the_old_proxy_fails_saying_so_not_as_a_bake_breach() -> 
         "rollout failed: 3 pods still on 1.29.6 after 5 min: "
         "cart/cart-api-0, cart/cart-api-1, quiet/quiet-api-0"
     )
+    assert failed.timeline[-1].event == "breach"
+    line = event_reply(ChangeEvent(failed, "breach", "meshbot", failed.reason))
+    assert line is not None and "breach" not in line.text
+    assert f"{failed.id}: :rotating_light: rollout failed: 3 pods still on 1.29.6" in line.text
 
 
 def test_rollback_of_a_wave_is_refused_when_someone_relabelled_by_hand() -> None:
