@@ -30,6 +30,7 @@ from commands.install.model import InstallActed, InstallView, StageState, StageV
 START = "install_start"
 ADVANCE = "install_advance"
 ABORT = "install_abort"
+ACCEPT_HOLD = "install_accept_hold"
 STAGE_ICON = {
     StageState.PENDING: ":white_circle:",
     StageState.PROPOSED: ":hourglass_flowing_sand:",
@@ -52,6 +53,9 @@ def stage_line(view: InstallView, s: StageView) -> str:
         line += f" `{s.change.id}`"
     if s.approvers:
         line += " · approved by " + ", ".join(f"<@{u}>" for u in s.approvers)
+    accepted = s.accepted_hold
+    if accepted is not None:
+        line += f" · held bake accepted by <@{accepted[0]}>: {accepted[1][:200]}"
     return line + marker
 
 
@@ -106,6 +110,13 @@ def _current_lines(view: InstallView) -> list[str]:
         )
     if change.state is ChangeState.VERIFYING and change.verification:
         lines.append("bake: " + "; ".join(change.verification)[:500])
+    if s.held:
+        lines.append(
+            ":pause_button: Held for want of data to judge. An approver other than "
+            f"<@{change.requester}> may accept it with a reason (*Accept held bake*, or "
+            f'`/mesh install advance {view.plan.id} override="why it is safe"`); a breach '
+            "can never be accepted."
+        )
     if change.reason and s.state is StageState.FAILED:
         lines.append(f":rotating_light: {change.reason[:1500]}")
     for gate in change.gates:
@@ -147,6 +158,10 @@ def _buttons(view: InstallView) -> list[Block]:
                 ButtonElement(text="Approve", action_id=APPROVE, value=change.id, style="primary")
             )
         elements.append(ButtonElement(text="Reject", action_id=REJECT, value=change.id))
+    if current is not None and current.held:
+        elements.append(
+            ButtonElement(text="Accept held bake", action_id=ACCEPT_HOLD, value=plan.id)
+        )
     if change is not None and change.state in ROLLBACK_FROM and change.wrote_objects:
         elements.append(rollback_button(change.id))
     if current is not None and not plan.aborted:

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.changes.render import event_reply, section
 from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
+from bot.install import accept
 from bot.install.render import ABORT, ADVANCE, START, acted_message, plan_message
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Deliveries, Reply, post_with_thread
@@ -153,3 +154,4 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
 
     for action_id in COMMAND_OF:
         app.action(action_id)(on_click)
+    accept.register(app, runtime, access)

@@ -61,7 +61,7 @@ def conclude(
     if breaches:
         return Verdict(VerdictOutcome.BREACH, tuple(breaches))
     if not judged:
-        return Verdict(VerdictOutcome.HOLD, (nothing_judged,))
+        return Verdict(VerdictOutcome.HOLD, (nothing_judged,), acceptable=True)
     return Verdict(VerdictOutcome.PASS, (passed,))
 
 
@@ -73,6 +73,7 @@ def too_little_traffic(total: float, minimum: float, what: str) -> Verdict:
             f"not enough traffic to judge: {total:.0f} {what} in the bake window, "
             f"need at least {minimum:.0f}",
         ),
+        acceptable=True,
     )
 
 

@@ -53,7 +53,7 @@ def verify_if_due(ledger: Ledger, change: Change, now: float) -> bool:
     if verdict.outcome is VerdictOutcome.PASS:
         ledger.move(change, lambda c: verified(c, verdict.lines, now))
     elif verdict.outcome is VerdictOutcome.BREACH:
-        reason = "bake window breach: " + "; ".join(verdict.lines)
+        reason = f"{verdict.failure}: " + "; ".join(verdict.lines)
         ledger.move(change, lambda c: fail(c, reason, now, event="breach"))
     else:
         hold_on(ledger, change, verdict, now)
@@ -79,8 +79,9 @@ def hold_on(ledger: Ledger, change: Change, verdict: Verdict, now: float) -> Non
     if now - started >= settings.max_hold_s:
         retry_at = None  # give up looking; stays held until someone decides
     last = change.timeline[-1] if change.timeline else None
-    if last is not None and last.event == "hold" and retry_at is not None:
-        # already said we are holding; look again later without repeating ourselves
+    said = last is not None and last.event == "hold"
+    if said and retry_at is not None and change.held_for_data == verdict.acceptable:
+        # already said we are holding, and why; look again later without repeating ourselves
         ledger.move(change, lambda c: replace(c, verify_at=retry_at), announce=False)
         return
-    ledger.move(change, lambda c: hold(c, verdict.lines, now, retry_at))
+    ledger.move(change, lambda c: hold(c, verdict.lines, now, retry_at, verdict.acceptable))

@@ -30,6 +30,12 @@ class VerdictOutcome(Enum):
 class Verdict:
     outcome: VerdictOutcome
     lines: tuple[str, ...] = ()
+    # what a BREACH is called when the change fails on it: a kind whose check is not a
+    # bake comparison (a rollout that never finished) names its own failure
+    failure: str = "bake window breach"
+    # a HOLD for want of data (too little traffic, no metrics) that an approver may accept
+    # with a reason; a hold while something is still under way (a rollout) is not
+    acceptable: bool = False
 
 
 class Verifier(Protocol):

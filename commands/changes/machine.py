@@ -64,6 +64,9 @@ ROLLBACK_FROM = frozenset({S.APPLIED, S.VERIFYING, S.VERIFIED, S.FAILED, S.INTER
 CHANGE_ID = re.compile(r"^chg-[a-z2-7]{8}$")
 
 
+HOLD_ACCEPTED = "hold accepted"  # the timeline event of a held bake an approver accepted
+
+
 def new_change_id() -> str:
     """`chg-` and 8 base32 characters from 40 random bits: short, opaque, unguessable."""
     return "chg-" + base64.b32encode(secrets.token_bytes(5)).decode().lower()
@@ -317,9 +320,51 @@ def verified(change: Change, lines: tuple[str, ...], now: float) -> Step:
     return _bake_outcome(change, S.VERIFIED, "verified", lines, now, None)
 
 
-def hold(change: Change, lines: tuple[str, ...], now: float, retry_at: float | None) -> Step:
+def hold(
+    change: Change,
+    lines: tuple[str, ...],
+    now: float,
+    retry_at: float | None,
+    for_data: bool = False,
+) -> Step:
     """No data to judge: stay verifying, say so, look again at `retry_at` (None: stop)."""
-    return _bake_outcome(change, S.VERIFYING, "hold", lines, now, retry_at)
+    held = _bake_outcome(change, S.VERIFYING, "hold", lines, now, retry_at)
+    return held if isinstance(held, Refusal) else replace(held, held_for_data=for_data)
+
+
+def accept_hold(
+    change: Change,
+    user_id: str,
+    eligible: bool,
+    now: float,
+    reason: str,
+    lines: tuple[str, ...],
+) -> Step:
+    """A held bake accepted by an approver with a reason: → verified by override."""
+    if change.state is not S.VERIFYING:
+        return Refusal(
+            f"{change.id} is {change.state.value}; only a held bake can be accepted",
+            ActionOutcome.NOOP if change.state is S.VERIFIED else ActionOutcome.REFUSED,
+        )
+    if user_id == change.requester:
+        return Refusal(f"you proposed {change.id}; someone else must accept its held bake")
+    if not eligible:
+        return Refusal(f"you are not an approver for {change.kind} changes on {change.cluster}")
+    if not reason.strip():
+        return Refusal(
+            f'give the reason to accept the held bake of {change.id}: override="why it is '
+            'safe to go on"'
+        )
+    return change.with_event(
+        S.VERIFIED,
+        HOLD_ACCEPTED,
+        user_id,
+        now,
+        reason.strip(),
+        verify_at=None,
+        verification=(*lines, f"held bake accepted by {user_id}: {reason.strip()}"),
+        held_for_data=False,
+    )
 
 
 def _bake_outcome(

@@ -279,6 +279,8 @@ class Change:
     applied_at: float | None = None
     verify_at: float | None = None
     verification: tuple[str, ...] = ()
+    # the last hold said was for want of data (Verdict.acceptable): an approver may accept it
+    held_for_data: bool = False
     rollback_from: ChangeState | None = None
     # Who holds the work on this change (apply, rollback): a replica id and a nonce, the
     # holder of its work lease (commands.changes.lease). Moves made for that work check it.
@@ -344,6 +346,7 @@ class Change:
             "applied_at": self.applied_at,
             "verify_at": self.verify_at,
             "verification": list(self.verification),
+            "held_for_data": self.held_for_data,
             "rollback_from": None if self.rollback_from is None else self.rollback_from.value,
             "applier": self.applier,
             "plan": [s.to_json() for s in self.plan],
@@ -379,6 +382,7 @@ class Change:
             applied_at=raw.get("applied_at"),
             verify_at=raw.get("verify_at"),
             verification=tuple(raw.get("verification", ())),
+            held_for_data=bool(raw.get("held_for_data", False)),
             rollback_from=None if rollback_from is None else ChangeState(rollback_from),
             applier=raw.get("applier"),
             plan=tuple(Snapshot.from_json(s) for s in raw.get("plan", ())),

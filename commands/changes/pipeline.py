@@ -21,7 +21,7 @@ stage lives in its own module, all moving records through one `Ledger`:
 
 from __future__ import annotations
 
-from commands.changes import applying, deciding, due, proposing, rolling_back
+from commands.changes import accepting, applying, deciding, due, proposing, rolling_back
 from commands.changes.hooks import ChangesKit
 from commands.changes.ledger import Ledger
 from commands.changes.machine import attach_message
@@ -72,6 +72,11 @@ class Pipeline:
 
     def reject(self, change_id: str, caller: Caller, reason: str = "") -> ChangeActed:
         return deciding.reject(self.ledger, change_id, caller, reason)
+
+    def accept_hold(self, change_id: str, caller: Caller, reason: str) -> ChangeActed:
+        """An approver (never the requester) accepts a bake held for want of data, with a
+        reason: verified by override. A breach can never be accepted."""
+        return accepting.accept_hold(self.ledger, change_id, caller, reason)
 
     def apply(self, change_id: str, cluster_name: str) -> Change:
         """approved → applying → applied → verifying (or failed), written once."""

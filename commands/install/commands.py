@@ -202,7 +202,36 @@ def _advance(ctx: Context, args: Args) -> Result:
     plan = _checked(ctx, args)
     if not isinstance(plan, InstallPlan):
         return plan
+    if "override" in args:
+        reason = str(args.get("override") or "")
+        return _locked(ctx, plan, "advance", lambda: _accept_hold(ctx, plan.id, reason))
     return _locked(ctx, plan, "advance", lambda: _move_on(ctx, plan.id, "advance", ctx.caller))
+
+
+def _accept_hold(ctx: Context, plan_id: str, reason: str) -> InstallActed:
+    """`advance ID override="why"`: an approver accepts the current stage's held bake;
+    the stage is then verified by override and `advance` proposes the next one."""
+    plan = Plans(ctx.services).find(plan_id)
+    assert plan is not None
+    shown = view(ctx.services, plan)
+    current = None if shown.current is None else shown.stages[shown.current]
+    if plan.aborted or current is None or current.change is None:
+        return _acted(
+            ctx, plan, "accept", ActionOutcome.REFUSED, f"{plan.id} has no stage being baked"
+        )
+    if current.state is not StageState.BAKING:
+        return _acted(
+            ctx,
+            plan,
+            "accept",
+            ActionOutcome.REFUSED,
+            f"{current.stage.title} is {current.state.value}: only a held bake can be accepted",
+        )
+    acted = Pipeline(ctx.services).accept_hold(current.change.id, ctx.caller, reason)
+    message = acted.message
+    if acted.outcome is ActionOutcome.DONE:
+        message += f". `install advance {plan.id}` proposes the next stage"
+    return _acted(ctx, plan, "accept", acted.outcome, message)
 
 
 def _move_on(ctx: Context, plan_id: str, action: str, caller: Caller) -> InstallActed:
@@ -361,7 +390,20 @@ def register(registry: Registry) -> None:
                 role=Role.OPERATOR,
                 changes_state=True,
                 positionals=(PLAN_ID,),
-                examples=("install advance inst-7xq2m4ab",),
+                options=(
+                    Param(
+                        "override",
+                        "approvers: accept the current stage's held bake (too little "
+                        "traffic to judge), with the reason",
+                        placeholder="REASON",
+                    ),
+                ),
+                details="A bake with too little traffic holds; an approver other than the "
+                "stage's requester may accept it with a reason (audited). A breach never.",
+                examples=(
+                    "install advance inst-7xq2m4ab",
+                    'install advance inst-7xq2m4ab override="batch jobs, no traffic"',
+                ),
             ),
             CommandSpec(
                 "install abort",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from commands.changes.machine import HOLD_ACCEPTED
 from commands.changes.model import Change, ChangeState, Gate, GateStatus, MessageRef
 from commands.core.model import ActionOutcome, Result
 
@@ -49,6 +50,28 @@ class InstallSettings:
         "kube-node-lease",
         ISTIO_NAMESPACE,
     )
+
+
+@dataclass(frozen=True)
+class BaseUpgrade:
+    """The Helm release owning the CRDs, at `from_version`, upgraded with its own values."""
+
+    namespace: str
+    release: str
+    from_version: str
+    values: JSON = field(default_factory=dict)
+
+    def to_json(self) -> JSON:
+        return {
+            "namespace": self.namespace,
+            "release": self.release,
+            "from_version": self.from_version,
+            "values": self.values,
+        }
+
+    @classmethod
+    def from_json(cls, raw: JSON) -> BaseUpgrade:
+        return cls(raw["namespace"], raw["release"], raw["from_version"], raw.get("values") or {})
 
 
 class StageState(Enum):
@@ -140,6 +163,7 @@ class InstallPlan:
     message: MessageRef | None = None
     aborted: bool = False
     promoted_at: float | None = None
+    base_upgrade: BaseUpgrade | None = None  # the CRDs' Helm release, upgraded first
 
     @property
     def release(self) -> str:
@@ -176,6 +200,7 @@ class InstallPlan:
             else {"channel": self.message.channel, "ts": self.message.ts},
             "aborted": self.aborted,
             "promoted_at": self.promoted_at,
+            "base_upgrade": None if self.base_upgrade is None else self.base_upgrade.to_json(),
         }
 
     @classmethod
@@ -200,6 +225,9 @@ class InstallPlan:
             message=None if message is None else MessageRef(message["channel"], message["ts"]),
             aborted=bool(raw.get("aborted")),
             promoted_at=raw.get("promoted_at"),
+            base_upgrade=None
+            if raw.get("base_upgrade") is None
+            else BaseUpgrade.from_json(raw["base_upgrade"]),
         )
 
 
@@ -215,6 +243,26 @@ class StageView:
     @property
     def approvers(self) -> tuple[str, ...]:
         return () if self.change is None else tuple(a.user_id for a in self.change.approvals)
+
+    @property
+    def held(self) -> bool:
+        """Baking, and the last bake check held for want of data: it may be accepted."""
+        change = self.change
+        return (
+            change is not None
+            and change.state is ChangeState.VERIFYING
+            and change.held_for_data
+            and bool(change.timeline)
+            and change.timeline[-1].event == "hold"
+        )
+
+    @property
+    def accepted_hold(self) -> tuple[str, str] | None:
+        """(who, why) when an approver accepted this stage's held bake."""
+        if self.change is None:
+            return None
+        found = [e for e in self.change.timeline if e.event == HOLD_ACCEPTED]
+        return (found[-1].actor, found[-1].detail) if found else None
 
 
 @dataclass(frozen=True)

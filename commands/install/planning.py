@@ -20,11 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from commands.changes.model import Gate, GateStatus, ObjectRef
+from commands.changes.model import Gate, GateStatus
 from commands.core.errors import PortError
 from commands.core.model import Failure, UsageError
 from commands.core.ports import Cluster, Metrics
 from commands.core.wording import listing
+from commands.install.base import ISTIO_CRD, decide_base
 from commands.install.model import (
     ISTIO_NAMESPACE,
     KIND_CONTROL_PLANE,
@@ -43,12 +44,6 @@ JSON = Any
 PLAN_ID = re.compile(r"^inst-[a-z2-7]{8}$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 REVISION = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-ISTIO_CRD = ObjectRef(
-    "apiextensions.k8s.io/v1",
-    "CustomResourceDefinition",
-    "customresourcedefinitions",
-    "peerauthentications.security.istio.io",
-)
 GONE_PHASES = ("Succeeded", "Failed")
 
 
@@ -264,14 +259,22 @@ def build_plan(
     if isinstance(waves, UsageError):
         return waves
     gateways = gateway_workloads(cluster, inputs.revision)
-    base_needed = cluster.get_object(ISTIO_CRD) is None
+    base = decide_base(cluster.get_object(ISTIO_CRD), helm, inputs.version)
+    if base.note:
+        notes.append(base.note)
     overlay = {} if isinstance(preflight, str) else preflight.overlay
     values = istiod_values(overlay, revision=inputs.revision)
     stages = [
         Stage(
             KIND_CONTROL_PLANE,
             f"control plane: istiod-{inputs.revision} ({inputs.version})"
-            + (" and base CRDs" if base_needed else ""),
+            + (" and base CRDs" if base.needed else "")
+            + (
+                f" after upgrading {base.upgrade.release} {base.upgrade.from_version} → "
+                f"{inputs.version} (CRDs)"
+                if base.upgrade
+                else ""
+            ),
         )
     ]
     if gateways:
@@ -306,7 +309,8 @@ def build_plan(
         created_at=inputs.now,
         charts=helm.describe(),
         values=values,
-        base_needed=base_needed,
+        base_needed=base.needed,
+        base_upgrade=base.upgrade,
         stages=tuple(stages),
         preflight=preflight_gates(preflight),
         notes=tuple(notes),

@@ -67,6 +67,28 @@ class Helm(Protocol):
         nothing written). On failure everything it created is removed, then HelmFailed."""
         ...
 
+    def upgrade(
+        self,
+        namespace: str,
+        name: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        timeout_s: float = 300.0,
+    ) -> Release:
+        """Upgrade the existing release `name` to chart@version with `values` (what
+        `helm upgrade` does). Atomic: a failed upgrade is rolled back to the revision
+        before it, then HelmFailed. dry_run renders only."""
+        ...
+
+    def rollback(
+        self, namespace: str, name: str, revision: int, *, timeout_s: float = 300.0
+    ) -> Release:
+        """Roll the release back to its earlier `revision` (`helm rollback NAME REV`)."""
+        ...
+
     def uninstall(self, namespace: str, name: str, *, timeout_s: float = 300.0) -> None:
         """Remove the release and exactly its objects; an absent release is not an error."""
         ...

@@ -12,6 +12,7 @@ installs the old release again with the values it had.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from commands.changes.appliers import ApplyOutcome, Found, Inspected, Inspection, Plan
@@ -29,7 +30,7 @@ from commands.changes.writes import Restore
 from commands.core.errors import PortError
 from commands.core.model import Caller, Failure, Result, Text
 from commands.core.ports import Cluster
-from commands.install.ports import Helm, HelmClients, Release
+from commands.install.ports import Helm, HelmClients, HelmFailed, Release
 
 JSON = Any
 HELM_API = "helm.sh/v3"
@@ -53,6 +54,7 @@ def release_json(release: Release | None) -> JSON | None:
         "version": release.chart_version,
         "values": dict(release.values),
         "status": release.status,
+        "revision": release.revision,
     }
 
 
@@ -84,6 +86,28 @@ def describe_drift(ref: ObjectRef, expected: JSON | None, live: JSON | None) -> 
     return f"{ref.label}: expected {said(expected)}, found {said(live)}"
 
 
+def release_diff(objects: tuple[ObjectChange, ...]) -> tuple[str, ...]:
+    """One line per release, as Helm would be asked: install, upgrade or uninstall."""
+    lines = []
+    for o in objects:
+        live, desired = o.observed, o.desired
+        if live is None and desired is not None:
+            lines.append(f"install {o.ref.label} {desired['chart']} {desired['version']}")
+        elif desired is None and live is not None:
+            lines.append(f"uninstall {o.ref.label} {live['chart']} {live['version']}")
+        elif live is not None and desired is not None:
+            lines.append(f"upgrade {o.ref.label} {live['version']} → {desired['version']}")
+    return tuple(lines)
+
+
+def upgrades(live: JSON | None, target: JSON) -> bool:
+    """A deployed release of the same chart is upgraded in place, never uninstalled and
+    installed again: what it owns (Istio's CRDs, for `base`) would be gone in between."""
+    if live is None or live.get("status") != "deployed":
+        return False
+    return bool(live["chart"] == target["chart"])
+
+
 def propose_releases(ledger: Ledger, helm: Helm, proposal: Proposal, requester: Caller) -> Result:
     """Read the releases, let Helm render the installs (dry run), store the change."""
     try:
@@ -94,9 +118,10 @@ def propose_releases(ledger: Ledger, helm: Helm, proposal: Proposal, requester: 
             same_release(o.desired, live) for o, live in zip(proposal.objects, lives, strict=True)
         ):
             return Text(f"Nothing to change: {proposal.title} is already in place")
-        for o in proposal.objects:
+        for o, live in zip(proposal.objects, lives, strict=True):
             if o.desired is not None:
-                helm.install(
+                write = helm.upgrade if upgrades(live, o.desired) else helm.install
+                write(
                     o.ref.namespace or "",
                     o.ref.name,
                     o.desired["chart"],
@@ -111,6 +136,7 @@ def propose_releases(ledger: Ledger, helm: Helm, proposal: Proposal, requester: 
         for o, live in zip(proposal.objects, lives, strict=True)
     )
     change = new_change(ledger, proposal, objects, proposal.cluster, requester)
+    change = replace(change, diff=release_diff(objects))
     ledger.add(change)
     supersede_older(ledger, change, change.created_at)
     return ChangeProposed(change)
@@ -183,7 +209,18 @@ class HelmReleases:
         if target is None:
             helm.uninstall(namespace, ref.name, timeout_s=self.timeout_s)
             return None
-        if helm.release(namespace, ref.name) is not None:
+        live = release_json(helm.release(namespace, ref.name))
+        if upgrades(live, target):
+            upgraded = helm.upgrade(
+                namespace,
+                ref.name,
+                target["chart"],
+                target["version"],
+                target["values"],
+                timeout_s=self.timeout_s,
+            )
+            return release_json(upgraded)
+        if live is not None:
             helm.uninstall(namespace, ref.name, timeout_s=self.timeout_s)
         installed = helm.install(
             namespace,
@@ -194,6 +231,14 @@ class HelmReleases:
             timeout_s=self.timeout_s,
         )
         return release_json(installed)
+
+    def _roll_back(self, helm: Helm, ref: ObjectRef, before: JSON) -> None:
+        """An upgraded release goes back with Helm's rollback to the revision it had
+        (its history and CRDs kept), not by reinstalling it."""
+        revision = int(before.get("revision") or 0)
+        if revision <= 0:
+            raise HelmFailed(f"{ref.label}: the revision before the upgrade is unknown")
+        helm.rollback(ref.namespace or "", ref.name, revision, timeout_s=self.timeout_s)
 
     def inspect(self, cluster: Cluster, items: tuple[Snapshot, ...]) -> Inspection:
         helm = self._helm(cluster)
@@ -217,7 +262,12 @@ class HelmReleases:
             return Restore((), tuple((s, str(exc)) for s in snapshots))
         for snap in reversed(snapshots):
             try:
-                if not same_release(snap.before, self._live(helm, snap.ref)):
+                live = self._live(helm, snap.ref)
+                if same_release(snap.before, live):
+                    pass
+                elif snap.before is not None and upgrades(live, snap.before):
+                    self._roll_back(helm, snap.ref, snap.before)
+                else:
                     self._make(helm, snap.ref, snap.before)
                 restored.append(snap.ref.label)
             except PortError as exc:

@@ -67,6 +67,25 @@ def _verify(plan: InstallPlan, index: int, **more: Any) -> JSON:
 
 def control_plane(plan: InstallPlan, index: int) -> Proposal:
     objects = []
+    risks = []
+    base = plan.base_upgrade
+    if base is not None:
+        objects.append(
+            ObjectChange(
+                release_ref(base.namespace, base.release),
+                desired_release("base", plan.version, base.values),
+            )
+        )
+        risks.append(
+            Risk(
+                f"Istio's CRDs are upgraded first ({base.release} {base.from_version} → "
+                f"{plan.version}, a Helm upgrade that rolls itself back if it fails); the "
+                f"running {plan.old_revision} keeps working with the newer CRDs. Rolling this "
+                f"stage back uninstalls istiod-{plan.revision} and rolls {base.release} back "
+                "to its previous Helm revision",
+                "info",
+            )
+        )
     if plan.base_needed:
         objects.append(
             ObjectChange(
@@ -92,6 +111,7 @@ def control_plane(plan: InstallPlan, index: int) -> Proposal:
                 "are needed twice until the old one is retired",
                 "info",
             ),
+            *risks,
         ),
         summary=(f"charts: {plan.charts}", f"now: {plan.old_revision} ({plan.old_version})"),
         verify=_verify(plan, index),

@@ -19,7 +19,7 @@ from commands.changes.bake import conclude, too_little_traffic
 from commands.changes.hooks import Verdict, VerdictOutcome
 from commands.changes.model import Change, ObjectRef
 from commands.core.ports import Cluster, Metrics, Sample, Services
-from commands.core.wording import listing
+from commands.core.wording import count, duration, listing
 from commands.install.model import ISTIO_NAMESPACE, InstallSettings
 from commands.install.queries import (
     GATEWAYS,
@@ -31,7 +31,7 @@ from commands.install.queries import (
     requests,
 )
 from commands.install.stages import DEFAULT_INJECTOR, webhook_ref
-from commands.install.waves import rollout
+from commands.install.waves import Rollout, rollout
 
 MIN_NAMESPACE_REQUESTS = 10.0
 
@@ -58,7 +58,8 @@ class ControlPlaneVerifier:
         if waited >= self.settings.control_plane_wait_s:
             return Verdict(
                 VerdictOutcome.BREACH,
-                (f"after {waited:.0f} s: " + "; ".join(problems),),
+                (f"after {duration(waited)}: " + "; ".join(problems),),
+                failure="control plane not ready",
             )
         return Verdict(
             VerdictOutcome.HOLD, ("waiting for the control plane: " + "; ".join(problems),)
@@ -113,10 +114,7 @@ class WaveVerifier:
             if state.not_ready:
                 left.append(f"not Ready: {listing(list(state.not_ready), shown=8)}")
             if now - applied >= self.settings.rollout_wait_s:
-                return Verdict(
-                    VerdictOutcome.BREACH,
-                    (f"rollout not done after {now - applied:.0f} s: " + "; ".join(left),),
-                )
+                return rollout_failed(state, now - applied)
             return Verdict(
                 VerdictOutcome.HOLD,
                 (
@@ -136,13 +134,38 @@ class WaveVerifier:
             )
         metrics = services.metrics.get(change.cluster)
         if metrics is None:
-            return Verdict(VerdictOutcome.HOLD, ("no Prometheus is configured for this cluster",))
+            return Verdict(
+                VerdictOutcome.HOLD,
+                ("no Prometheus is configured for this cluster",),
+                acceptable=True,
+            )
         namespaces = [str(n) for n in v.get("namespaces") or ()]
         side = WAVE
         if not namespaces:  # a gateway stage: read from the gateways' side
             namespaces = sorted({str(w).partition("/")[0] for w in v.get("workloads") or ()})
             side = GATEWAYS
         return bake(metrics, namespaces, applied, now, baked, self.settings, side)
+
+
+def rollout_failed(state: Rollout, waited: float) -> Verdict:
+    """`rollout failed: 2 pods still on 1.29.6 after 5 min: shop/orders-7d9…, …` — what
+    happened, per old version, then the pods on the new proxy that never got Ready."""
+    after = duration(waited)
+    stuck: dict[str, list[str]] = {}
+    for entry in state.old:  # "ns/pod (tag)"
+        pod, _, tag = entry.rpartition(" (")
+        stuck.setdefault(tag.rstrip(")") or "the old proxy", []).append(pod)
+    lines = [
+        f"{count(len(pods), 'pod')} still on {tag} after {after}: {listing(pods, shown=8)}"
+        for tag, pods in sorted(stuck.items())
+    ]
+    if state.not_ready:
+        pods = list(state.not_ready)
+        lines.append(
+            f"{count(len(pods), 'pod')} on the new proxy not Ready after {after}: "
+            f"{listing(pods, shown=8)}"
+        )
+    return Verdict(VerdictOutcome.BREACH, tuple(lines), failure="rollout failed")
 
 
 def _by_namespace(samples: Sequence[Sample], by: str) -> dict[str, float]:

@@ -5,6 +5,9 @@ pod's ServiceAccount), so it reaches the same API server with the same credentia
 the kube adapter; its releases live where Helm keeps them by default, as Secrets in the
 release's namespace, so a restart, another replica or the `helm` CLI sees them.
 
+- upgrade (Istio's `base` before a new revision) is atomic too: a failed upgrade is rolled
+  back by Helm to the revision before it (`rollback_on_failure`) and what it created is
+  cleaned up; rollback returns a release to an earlier revision's chart and values.
 - install is atomic: Helm waits until the release's workloads are ready, and on any
   failure (a refused object, a timeout) uninstalls what it created (`rollback_on_failure`,
   the old `--atomic`); whatever is still left is removed here before HelmFailed, and so
@@ -185,6 +188,69 @@ class ClusterHelm:
             except self._helm.HelmError as exc:
                 raise self._failed(what, exc) from None
         return replace(release_from(data), status="pending-install", revision=0)
+
+    def upgrade(
+        self,
+        namespace: str,
+        name: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        timeout_s: float = 300.0,
+    ) -> Release:
+        ref, version_arg = self.source.locate(chart, version)
+        given = with_image_defaults(values, ref, version, self.hub)
+        config = self._config(namespace)
+        existing = self._release(config, name)
+        if existing is None:
+            raise HelmFailed(f"cluster {self.cluster}: release {name} is not in {namespace}")
+        what = f"upgrading {name} to {chart} {version}"
+        if dry_run:
+            with RenderStandIn(self._forward) as stand_in:
+                action = self._helm.Upgrade(
+                    self._make_config(namespace, stand_in.kubeconfig, None)
+                ).run(name, ref, values=given, version=version_arg, wait=False)
+                data = self._once(action, f"rendering {what} (dry run)", self.read_limit_s * 2)
+            return replace(release_from(data), status="pending-upgrade", revision=0)
+        timeout = max(1, math.ceil(timeout_s))
+        action = self._helm.Upgrade(config).run(
+            name, ref, values=given, version=version_arg, wait=True, timeout=timeout,
+            rollback_on_failure=True, cleanup_on_fail=True,
+        )  # fmt: skip
+        return release_from(self._once(action, what, timeout + self.read_limit_s))
+
+    def rollback(
+        self, namespace: str, name: str, revision: int, *, timeout_s: float = 300.0
+    ) -> Release:
+        """What `helm rollback NAME REVISION` does — a new revision carrying that earlier
+        revision's chart and values — done as an upgrade: helm-sdkpy's own Rollback action
+        sets no wait strategy, which Helm v4 refuses ("wait strategy not set")."""
+        config = self._config(namespace)
+        history = self._retrying(
+            lambda: self._helm.History(config).run(name),
+            f"reading the history of {name}",
+            self.read_limit_s,
+        )
+        earlier = next((r for r in map(release_from, history) if r.revision == revision), None)
+        if earlier is None:
+            raise HelmFailed(
+                f"cluster {self.cluster}: {name} has no revision {revision} to roll back to"
+            )
+        return self.upgrade(
+            namespace, name, earlier.chart, earlier.chart_version, earlier.values,
+            timeout_s=timeout_s,
+        )  # fmt: skip
+
+    def _once(self, action: Coroutine[Any, Any, T], what: str, limit_s: float) -> T:
+        """A write sent once: never re-sent here (Helm may have done part of it)."""
+        try:
+            return _run(action, limit_s)
+        except _TimedOut as late:
+            raise self._late(what, late.seconds) from None
+        except self._helm.HelmError as exc:
+            raise self._failed(what, exc) from None
 
     def uninstall(self, namespace: str, name: str, *, timeout_s: float = 300.0) -> None:
         config = self._config(namespace)

@@ -30,6 +30,7 @@ MERGE_KEYS: dict[str, str] = {
     "ownerReferences": "uid",
     "taints": "key",
     "addresses": "type",
+    "webhooks": "name",  # Validating/MutatingWebhookConfiguration: patchMergeKey name
 }
 # merged primitive lists (patchStrategy: merge, no key)
 MERGED_SCALAR_LISTS = frozenset({"finalizers"})

@@ -335,6 +335,25 @@ def files_upload(host: Host, params: dict[str, Any]) -> dict[str, Any]:
     raise SlackError("method_deprecated")
 
 
+def views_open(host: Host, params: dict[str, Any]) -> dict[str, Any]:
+    """Open a modal: kept in ``workspace.views`` (a test submits it with a signed
+    ``view_submission``); Slack refuses a view without a type, title or callback."""
+    _arg(params, "trigger_id")
+    view = _arg(params, "view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except json.JSONDecodeError:
+            raise SlackError("invalid_arguments") from None
+    if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title"):
+        raise SlackError("invalid_arguments")
+    ws = host.workspace
+    with ws.lock:
+        opened = {**view, "id": ws.new_id("V"), "app_id": ws.app_id, "team_id": ws.team_id}
+        ws.views.append(opened)
+    return {"ok": True, "view": opened}
+
+
 METHODS: dict[str, Handler] = {
     "api.test": api_test,
     "auth.test": auth_test,
@@ -353,6 +372,7 @@ METHODS: dict[str, Handler] = {
     "files.completeUploadExternal": files_complete_upload_external,
     "files.info": files_info,
     "files.upload": files_upload,
+    "views.open": views_open,
 }
 
 

@@ -203,6 +203,7 @@ class Workspace:
         self.messages: dict[str, list[Message]] = {}
         self.ephemerals: list[Ephemeral] = []
         self.files: dict[str, UploadedFile] = {}
+        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
         self._ids = 0
         self.add_user(bot_user_id, "meshbot", is_bot=True)
 

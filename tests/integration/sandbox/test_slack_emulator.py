@@ -439,3 +439,22 @@ def test_ts_are_unique_and_increasing_under_concurrency(
     assert len(stamps) == len(set(stamps)) == 60
     assert stamps == sorted(stamps, key=float)
     assert all(len(ts.split(".")[1]) == 6 for ts in stamps)
+
+
+def test_views_open_keeps_the_modal_and_refuses_a_malformed_one(
+    slack_emulator: SlackEmulator, slack_web_client: WebClient
+) -> None:
+    modal = {
+        "type": "modal",
+        "callback_id": "why",
+        "title": {"type": "plain_text", "text": "Why?"},
+        "private_metadata": "inst-abcdefgh",
+        "blocks": [],
+    }
+    opened = slack_web_client.views_open(trigger_id="1.2.abc", view=modal)
+    assert opened["view"]["callback_id"] == "why" and opened["view"]["id"].startswith("V")
+    assert [v["private_metadata"] for v in slack_emulator.workspace.views] == ["inst-abcdefgh"]
+    refused = slack_error(lambda: slack_web_client.views_open(trigger_id="1.2.abc", view={}))
+    assert refused.response["error"] == "invalid_arguments"
+    missing_trigger = slack_error(lambda: slack_web_client.views_open(trigger_id="", view=modal))
+    assert missing_trigger.response["error"] == "invalid_arguments"

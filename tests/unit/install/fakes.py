@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from commands.changes.hooks import ChangeHooks, PipelineSettings
@@ -39,7 +39,9 @@ class FakeHelm:
     versions: tuple[str, ...] = ("1.29.6", "1.30.3")
     releases: dict[tuple[str, str], Release] = field(default_factory=dict)
     fail_install: list[str] = field(default_factory=list)  # release names to fail once
+    fail_upgrade: list[str] = field(default_factory=list)  # release names to fail once
     calls: list[str] = field(default_factory=list)
+    history: dict[tuple[str, str], list[Release]] = field(default_factory=dict)
 
     def describe(self) -> str:
         return "charts from /charts"
@@ -74,6 +76,51 @@ class FakeHelm:
             raise HelmFailed(f"cannot re-use a name that is still in use: {name}")
         self.releases[(namespace, name)] = release
         return release
+
+    def upgrade(
+        self,
+        namespace: str,
+        name: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        timeout_s: float = 300.0,
+    ) -> Release:
+        live = self.releases.get((namespace, name))
+        if live is None:
+            raise HelmFailed(f"release {name} is not in {namespace}")
+        if version not in self.versions:
+            raise HelmFailed(f"chart {chart} {version} not found")
+        release = Release(
+            name, namespace, chart, version, live.revision + 1, "deployed", copy.deepcopy(values)
+        )
+        if dry_run:
+            return release
+        self.calls.append(f"upgrade {name} {chart} {version}")
+        if name in self.fail_upgrade:  # Helm rolled it back: a new revision, as before
+            self.fail_upgrade.remove(name)
+            self._keep(live)
+            self.releases[(namespace, name)] = replace(live, revision=live.revision + 2)
+            raise HelmFailed(f"upgrade of {name} failed and was rolled back")
+        self._keep(live)
+        self.releases[(namespace, name)] = release
+        return release
+
+    def rollback(
+        self, namespace: str, name: str, revision: int, *, timeout_s: float = 300.0
+    ) -> Release:
+        self.calls.append(f"rollback {name} {revision}")
+        live = self.releases[(namespace, name)]
+        old = next(r for r in self.history.get((namespace, name), []) if r.revision == revision)
+        self._keep(live)
+        back = replace(old, revision=live.revision + 1)
+        self.releases[(namespace, name)] = back
+        return back
+
+    def _keep(self, release: Release) -> None:
+        self.history.setdefault((release.namespace, release.name), []).append(release)
 
     def uninstall(self, namespace: str, name: str, *, timeout_s: float = 300.0) -> None:
         self.calls.append(f"uninstall {name}")

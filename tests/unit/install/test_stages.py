@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.changes.render import event_reply
+from commands.changes.hooks import ChangeEvent
 from commands.changes.model import ChangeState, Gate, GateStatus, ObjectRef
 from commands.changes.pipeline import Pipeline
 from commands.core.model import ActionOutcome, Caller, Failure, Role
@@ -208,11 +210,33 @@ def test_a_wave_whose_pods_never_get_ready_fails_and_offers_rollback() -> None:
     Pipeline(bed.services).run_due()
     failed = Pipeline(bed.services).find(wave.id)
     assert failed is not None and failed.state is ChangeState.FAILED
-    assert "not Ready: cart/cart-api-new" in failed.reason
+    assert failed.reason.startswith("rollout failed: "), failed.reason
+    assert "pods on the new proxy not Ready after 3 min 20 s: cart/cart-api-new" in failed.reason
     status = bed.registry.dispatch(f"install status {plan_id}", ALICE, bed.services)
     assert isinstance(status, InstallView) and status.stages[1].state is StageState.FAILED
     refused = run(bed, f"install advance {plan_id}")
     assert refused.outcome is ActionOutcome.REFUSED and "roll it back" in refused.message
+
+
+def test_a_wave_left_on_the_old_proxy_fails_saying_so_not_as_a_bake_breach() -> None:
+    bed = install_bed()
+    plan_id = planned(bed)
+    control_plane_verified(bed, plan_id)
+    wave = run(bed, f"install advance {plan_id}").view.stages[1].change  # type: ignore[union-attr]
+    assert wave is not None
+    Pipeline(bed.services).approve(wave.id, BOB)  # nothing restarts: every pod stays old
+    bed.clock.advance(300)
+    Pipeline(bed.services).run_due()
+    failed = Pipeline(bed.services).find(wave.id)
+    assert failed is not None and failed.state is ChangeState.FAILED
+    assert failed.reason == (
+        "rollout failed: 3 pods still on 1.29.6 after 5 min: "
+        "cart/cart-api-0, cart/cart-api-1, quiet/quiet-api-0"
+    )
+    assert failed.timeline[-1].event == "breach"
+    line = event_reply(ChangeEvent(failed, "breach", "meshbot", failed.reason))
+    assert line is not None and "breach" not in line.text
+    assert f"{failed.id}: :rotating_light: rollout failed: 3 pods still on 1.29.6" in line.text
 
 
 def test_rollback_of_a_wave_is_refused_when_someone_relabelled_by_hand() -> None:

@@ -122,3 +122,19 @@ def test_schema_validation_messages() -> None:
         'Invalid value: "x": spec.items[1] in body must be of type integer: "x"'
     )
     assert validate_schema({}, schema, "spec")[0]["reason"] == "FieldValueRequired"
+
+
+def test_strategic_merge_keeps_a_webhook_configurations_webhooks_by_name() -> None:
+    live = {
+        "webhooks": [
+            {"name": "validation.istio.io", "sideEffects": "None", "failurePolicy": "Ignore"},
+            {"name": "other.istio.io", "sideEffects": "None"},
+        ]
+    }
+    patch = {"webhooks": [{"name": "validation.istio.io", "failurePolicy": "Fail"}]}
+    assert strategic_merge(live, patch) == {
+        "webhooks": [
+            {"name": "validation.istio.io", "sideEffects": "None", "failurePolicy": "Fail"},
+            {"name": "other.istio.io", "sideEffects": "None"},
+        ]
+    }
