@@ -15,10 +15,27 @@ GOAL_CYCLE_S = 2.0
 
 
 def write_report(
-    path: Path, images: Path, results: Mapping[str, Any], run: Mapping[str, Any]
+    path: Path,
+    images: Path,
+    results: Mapping[str, Any],
+    *,
+    run: Mapping[str, Any],
+    append: bool = False,
 ) -> Path:
+    """Write the report; `append`: add the sections of `results` to the existing one,
+    with the command and load of this later run."""
     images.mkdir(parents=True, exist_ok=True)
     link = Path("img") if images.resolve().parent == path.resolve().parent else images
+    if append and path.exists():
+        lines = [path.read_text(encoding="utf-8").rstrip(), ""]
+        lines += _sections(results, images, link)
+        lines += [
+            f"(This section: `{run['command']}`, {run['started']}, load average before "
+            f"{run['before']['load']}, after {run['after']['load']}.)",
+            "",
+        ]
+        path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+        return path
     lines = [
         "# Performance",
         "",
@@ -36,6 +53,13 @@ def write_report(
         f"after: {run['after']['load']}",
         "",
     ]
+    lines += _sections(results, images, link)
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def _sections(results: Mapping[str, Any], images: Path, link: Path) -> list[str]:
+    lines: list[str] = []
     sections = (
         ("preflight", _preflight),
         ("watch_cycle", _watch_cycle),
@@ -51,8 +75,7 @@ def write_report(
             lines += [f"## {name}", "", f"FAILED in this run: {result['error']}", ""]
             continue
         lines += render(result, images, link)
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    return path
+    return lines
 
 
 def _machine(facts: Mapping[str, str]) -> str:
