@@ -26,6 +26,7 @@ from bot.core.settings import (
     CoreConfig,
     Secrets,
 )
+from bot.install.settings import InstallConfig
 from bot.preflight.settings import PreflightConfig
 from bot.timeouts.settings import TimeoutsConfig
 from bot.watch.settings import WatchersConfig
@@ -40,6 +41,7 @@ class FileConfig(CoreConfig):
     watchers: WatchersConfig = WatchersConfig()
     preflight: PreflightConfig = PreflightConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
+    install: InstallConfig = InstallConfig()
 
     @model_validator(mode="after")
     def _known_clusters(self) -> FileConfig:

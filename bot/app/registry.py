@@ -11,6 +11,7 @@ from bot.app.version import meshbot_version
 from commands.changes import commands as change_commands
 from commands.core import builtin
 from commands.core.registry import Registry
+from commands.install import commands as install_commands
 from commands.mtls import commands as mtls_commands
 from commands.preflight import commands as preflight_commands
 from commands.timeouts import commands as timeouts_commands
@@ -23,6 +24,7 @@ def build_registry() -> Registry:
     registry = Registry()
     builtin.register(registry)  # registered in the order help lists them
     preflight_commands.register(registry)
+    install_commands.register(registry)
     mtls_commands.register(registry)
     change_commands.register(registry)
     timeouts_commands.register(registry)

@@ -26,10 +26,12 @@ from bot.changes.settings import ChangesConfig
 from bot.core.runtime import Runtime, SystemClock
 from bot.core.settings import ClusterConfig
 from bot.core.telemetry import Telemetry
+from bot.install.wiring import PreflightBridge, helm_clients, register_hooks
 from bot.watch.settings import WatchServices
 from commands.changes.hooks import ChangeHooks, ChangesKit
 from commands.core.ports import Metrics, Services
 from commands.core.wiring import Kits
+from commands.install.ports import HelmClients, InstallKit
 from commands.mtls import commands as mtls
 from commands.mtls.verify import MtlsBakeVerifier
 from commands.timeouts.fix import KIND as TIMEOUTS_KIND
@@ -44,7 +46,10 @@ if TYPE_CHECKING:  # what only `serve` runs: a CLI command never loads Slack or 
 log = logging.getLogger(__name__)
 
 
-def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, replica_id: str | None = None, helm: HelmClients | None = None
+) -> Runtime:
+    """`helm`: the Helm clients to use instead of the configured adapter (tests)."""
     file = settings.file
     store, embedded = _store(settings)
     clusters = {
@@ -64,6 +69,10 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         if c.prometheus is not None
     }
     ports_metrics: dict[str, Metrics] = dict(metrics)
+    configured_helm = None
+    if helm is None:
+        helm = configured_helm = helm_clients(file.clusters, clusters)
+    install = InstallKit(file.install.to_core(), helm, PreflightBridge())
     watch = WatchServices(file.watchers, {n: c.oncall_channel for n, c in file.clusters.items()})
     services = Services(
         store=store,
@@ -79,7 +88,8 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
                 file.preflight.to_core(),
                 file.timeouts.to_core(),
                 file.changes.mtls_settings(),
-                build_changes(file.changes, file.timeouts.to_core()),
+                build_changes(file.changes, file.timeouts.to_core(), install),
+                install,
                 watch,
                 watch.counters,
             ]
@@ -91,6 +101,8 @@ def build_runtime(settings: Settings, *, replica_id: str | None = None) -> Runti
         runtime.on_close(cluster.close)
     for prometheus in metrics.values():
         runtime.on_close(prometheus.close)
+    if configured_helm is not None:
+        runtime.on_close(configured_helm.close)
     runtime.on_close(store.close)
     if embedded is not None:
         runtime.on_close(embedded.stop)
@@ -122,13 +134,17 @@ def start_jobs(runtime: Runtime, settings: Settings, client: WebClient) -> None:
         runtime.on_stop(watchers.stop)
 
 
-def build_changes(config: ChangesConfig, timeouts: TimeoutsSettings) -> ChangesKit:
+def build_changes(
+    config: ChangesConfig, timeouts: TimeoutsSettings, install: InstallKit | None = None
+) -> ChangesKit:
     """The change pipeline's settings and hooks, with each change kind's verifier."""
     hooks = ChangeHooks()
     mtls_verifier = MtlsBakeVerifier(config.mtls_settings())
     hooks.register_verifier(mtls.KIND_STRICT, mtls_verifier)
     hooks.register_verifier(mtls.KIND_PERMISSIVE, mtls_verifier)
     hooks.register_verifier(TIMEOUTS_KIND, TimeoutsBakeVerifier(timeouts))
+    if install is not None:
+        register_hooks(hooks, install.settings, install.helm)
     return ChangesKit(config.pipeline_settings(), hooks)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -45,6 +45,44 @@ class PrometheusConfig(Strict):
         return self
 
 
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
+
+class ClusterInstallConfig(Strict):
+    """Where `/mesh install` takes Istio's Helm charts from, for this cluster."""
+
+    charts: str = Field(
+        default=ISTIO_CHARTS,
+        description=(
+            "Istio's charts: a Helm repository (https://…), an OCI location (oci://…) or a "
+            "local directory laid out <dir>/<version>/<chart>"
+        ),
+    )
+
+    hub: str = Field(
+        default="docker.io/istio",
+        min_length=1,
+        description="image registry for charts that name none (Istio's source-tree charts)",
+    )
+
+    @field_validator("charts")
+    @classmethod
+    def _a_chart_source(cls, value: str) -> str:
+        value = value.strip()
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme in ("https", "http", "oci"):
+            if not value.split("://", 1)[1].strip("/"):
+                raise ValueError(f"{value!r} names no host")
+            return value.rstrip("/")
+        if scheme:
+            raise ValueError(
+                f"{value!r}: use an https:// Helm repository, an oci:// location or a directory"
+            )
+        if not Path(value).expanduser().is_dir():
+            raise ValueError(f"{value!r} is not a directory (nor an https:// or oci:// URL)")
+        return value
+
+
 class ClusterConfig(Strict):
     kubeconfig: Path | None = None
     context: str | None = None
@@ -58,6 +96,7 @@ class ClusterConfig(Strict):
     command_deadline_s: float = Field(
         default=30.0, gt=0, le=600, description="all of one command's reads of this API server"
     )
+    install: ClusterInstallConfig = ClusterInstallConfig()
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:

@@ -12,8 +12,9 @@ a replica killed mid-rollback is taken over too (commands.changes.takeover).
 
 from __future__ import annotations
 
+from commands.changes.appliers import OBJECT_WRITES, Applier, Found
 from commands.changes.applying import work_lease
-from commands.changes.diffs import drift, same_object
+from commands.changes.diffs import drift
 from commands.changes.ledger import Ledger, unknown
 from commands.changes.machine import (
     claim_rollback,
@@ -62,7 +63,7 @@ def _roll_back(
     if cluster is None:
         return refused(ledger, change, f"cluster {change.cluster} is not configured", token)
     try:
-        drifted = drift_since_written(cluster, change)
+        drifted = drift_since_written(cluster, change, ledger.kit.hooks.applier(change.kind))
     except PortError as exc:
         return refused(ledger, change, f"could not read the live objects: {exc}", token)
     if drifted:
@@ -86,14 +87,17 @@ def may_roll_back(ledger: Ledger, change: Change, caller: Caller) -> Refusal | N
     return None
 
 
-def drift_since_written(cluster: Cluster, change: Change) -> list[str]:
-    """How each object differs from what the change wrote (empty: untouched since)."""
-    lives = [cluster.get_object(s.ref) for s in change.snapshots]
+def drift_since_written(
+    cluster: Cluster, change: Change, applier: Applier = OBJECT_WRITES
+) -> list[str]:
+    """How each item differs from what the change wrote (empty: untouched since), read
+    through the kind's applier: objects, or what else a kind writes (Helm releases)."""
+    inspection = applier.inspect(cluster, change.snapshots)
     return [
         line
-        for s, live in zip(change.snapshots, lives, strict=True)
-        if not same_object(s.after, live)
-        for line in drift(s.ref, s.after, live)
+        for i in inspection.items
+        if i.found is not Found.AFTER
+        for line in drift(i.item.ref, i.item.after, i.live)
     ]
 
 

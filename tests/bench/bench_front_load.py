@@ -51,6 +51,7 @@ from bot.sandbox.metrics import MetricsExporter, MetricsSimulator, Scenario, sce
 from bot.sandbox.prometheus_runner import PrometheusProcess
 from bot.sandbox.slack import sign, slash_command_body
 from tests.bench.front_load_parts import Request, emulator_process, load_process
+from tests.fixtures.seeds import SHOP_STRICT
 from tests.processes import free_port, wait_http
 from tests.reliability.support import rss_bytes
 
@@ -58,25 +59,6 @@ SECRET = "bench-front-signing-secret"
 REDIS_URL = os.environ.get("MESHBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT.parent / "shared" / "istio-crds" / "istio-1.30.0-crd-all.gen.yaml"
-SHOP = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: shop}
-spec: {mtls: {mode: STRICT}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: orders-1, namespace: shop, labels: {app: orders}}
-spec:
-  containers:
-  - {name: orders, image: orders:1}
-  - {name: istio-proxy, image: proxyv2:1.30.0}
-status: {phase: Running}
-"""
 # (action, clicker): each refused by role (viewer, no role, operator)
 CLICKS = [
     ("change_approve", "U_VIEWER"),
@@ -120,7 +102,7 @@ def run(label: str, source: Path, rate: float, duration: float, work: Path) -> F
         kube = KubeTestServer().start()
         cleanup.callback(kube.stop)
         kube.load_crds_from(CRDS)
-        kube.load_seed(SHOP)
+        kube.load_seed(SHOP_STRICT)
         kubeconfig = kube.write_kubeconfig(work / "kubeconfig")
         scenario = Scenario.load(scenario_path("baseline"))
         exporter = MetricsExporter(MetricsSimulator(scenario)).start()

@@ -9,26 +9,7 @@ import pytest
 
 from bot.sandbox.kube import KubeTestServer
 from tests.fixtures.meshbot import RunningBot
-
-SHOP = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: shop}
-spec: {mtls: {mode: STRICT}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: orders-1, namespace: shop, labels: {app: orders}}
-spec:
-  containers:
-  - {name: orders, image: orders:1}
-  - {name: istio-proxy, image: proxyv2:1.30.0}
-status: {phase: Running}
-"""
+from tests.fixtures.seeds import SHOP_STRICT
 
 
 @pytest.fixture
@@ -39,7 +20,7 @@ def mesh_bot(
 ) -> RunningBot:
     """meshbot over HTTP with one cluster `prod` (a shop namespace on STRICT), its
     commands allowed from #mesh-ops only."""
-    kube_server_with_istio.load_seed(SHOP)
+    kube_server_with_istio.load_seed(SHOP_STRICT)
     return configured_http_bot(
         f"clusters:\n  prod:\n    kubeconfig: {kubeconfig}\n    context: sandbox\n"
         "    channels: [C_OPS]\n"

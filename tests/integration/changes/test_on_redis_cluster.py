@@ -19,9 +19,9 @@ import pytest
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator
 from tests.fixtures.meshbot import RunningBot
+from tests.fixtures.seeds import SHOP_STRICT
 from tests.integration.changes.test_slack import (
     PA_PATH,
-    SHOP,
     Proposed,
     audit,
     mode,
@@ -37,7 +37,7 @@ def bot(
     kubeconfig: Path,
     kube_server_with_istio: KubeTestServer,
 ) -> RunningBot:
-    kube_server_with_istio.load_seed(SHOP)
+    kube_server_with_istio.load_seed(SHOP_STRICT)
     return http_bot_factory(meshbot_settings_factory(clean_state_url, settings_yaml(kubeconfig)))
 
 

@@ -17,27 +17,9 @@ from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.sandbox.kube import KubeTestServer
 from bot.sandbox.slack import SlackEmulator, block_actions_body
 from tests.fixtures.meshbot import RunningBot
+from tests.fixtures.seeds import SHOP_STRICT
 
 PA_PATH = "/apis/security.istio.io/v1/namespaces/shop/peerauthentications/default"
-SHOP = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: shop, labels: {team: shop}}
-spec: {mtls: {mode: STRICT}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: orders-1, namespace: shop, labels: {app: orders}}
-spec:
-  containers:
-  - {name: orders, image: orders:1}
-  - {name: istio-proxy, image: proxyv2:1.30.0}
-status: {phase: Running}
-"""
 
 
 def settings_yaml(kubeconfig: Path, extra: str = "") -> str:
@@ -54,7 +36,7 @@ changes:
 
 @pytest.fixture
 def shop_server(kube_server_with_istio: KubeTestServer) -> KubeTestServer:
-    kube_server_with_istio.load_seed(SHOP)
+    kube_server_with_istio.load_seed(SHOP_STRICT)
     return kube_server_with_istio
 
 

@@ -192,8 +192,19 @@ def test_the_images_install_steps_work_for_an_unprivileged_user(installed: Insta
     version = _as_nobody("env", "HOME=/tmp", meshbot, "version", timeout=120, cwd="/")
     assert version.returncode == 0, version.stderr
     assert "0.1.0" in version.stdout
-    # a home that is not writable (nobody's is /nonexistent): a message, not a traceback
-    homeless = _as_nobody(meshbot, "version", timeout=120, cwd="/")
+    # a home that is not writable (nobody's is /nonexistent): what needs no store still
+    # answers; what needs the embedded store gets a message, not a traceback
+    assert _as_nobody(meshbot, "version", timeout=120, cwd="/").returncode == 0
+    kubeconfig = installed.venv.parent / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    kubeconfig.chmod(0o644)
+    homeless = _as_nobody(
+        meshbot, "change", "chg-7xq2m4ab", "--kubeconfig", str(kubeconfig), timeout=120, cwd="/"
+    )
     assert homeless.returncode == 2
     assert homeless.stderr.startswith("meshbot: redis.data_dir: cannot create"), homeless.stderr
     assert "Traceback" not in homeless.stderr

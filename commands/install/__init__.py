@@ -1,0 +1,1 @@
+"""Staged, revision-based Istio install: plan, stages as changes, exact rollback."""
