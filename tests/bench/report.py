@@ -235,7 +235,7 @@ def _watch_cycle(result: Mapping[str, Any], images: Path, link: Path) -> list[st
         + "; ".join(f"{r['services']:,} services: {r['steady']['query_s']:.2f} s" for r in sizes)
         + f". Goal: 5,000 services ≤ {GOAL_CYCLE_S:g} s per cycle."
     )
-    lines.append("")
+    lines += ["", *_where_it_stops(sizes, figures["cycle_s"]), ""]
 
     def draw(axes: Any) -> None:
         services = [r["services"] for r in sizes]
@@ -257,6 +257,34 @@ def _watch_cycle(result: Mapping[str, Any], images: Path, link: Path) -> list[st
 
     lines += [f"![watcher cycle growth]({link / _plot(images, 'watch', draw)})", ""]
     return lines
+
+
+def _where_it_stops(sizes: Sequence[Mapping[str, Any]], cycle_s: float) -> list[str]:
+    """Where the direct cycle stops fitting, from the per-service cost at the largest size
+    (the query grows about linearly with the services), and what to do then."""
+    largest = sizes[-1]
+    per_service = largest["steady"]["wall_s"] / largest["services"]
+    fits_goal = int(GOAL_CYCLE_S / per_service)
+    fits_cycle = int(cycle_s / per_service)
+    text = (
+        f"Where it stops fitting, at {per_service * 1000:.2f} ms per service a cycle on this "
+        f"machine: the {GOAL_CYCLE_S:g} s goal at about {fits_goal:,} services, a "
+        f"{cycle_s:g} s `cycle_s` at about {fits_cycle:,} (and Prometheus itself is busy "
+        "for that long each cycle). Before that point, let Prometheus record the p99: "
+        "`meshbot watch rules` prints the rule file and `watchers.latency.recorded: true` "
+        "makes the cycle read it"
+    )
+    recorded = largest.get("steady_recorded")
+    if recorded:
+        text += (
+            f" — {recorded['wall_s']:.2f} s per cycle at {largest['services']:,} services "
+            f"instead of {largest['steady']['wall_s']:.2f} s"
+        )
+    text += (
+        ". Past what one Prometheus evaluates in an interval, shard: one Prometheus and one "
+        "watcher cluster entry per Kubernetes cluster (each cluster's cycle is its own job)."
+    )
+    return [text]
 
 
 # -- breach to Slack ------------------------------------------------------------------------
