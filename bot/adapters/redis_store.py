@@ -159,6 +159,14 @@ class RedisStore:
             raw = self._redis.get(self.key(key, cluster))
         return None if raw is None else json.loads(raw)
 
+    def get_many(self, keys: Sequence[str], *, cluster: str | None = None) -> list[JSON | None]:
+        if not keys:
+            return []
+        # one MGET: a cluster's keys share its hash tag, so one slot on Redis Cluster too
+        with self._translated("read"):
+            raws = self._redis.mget([self.key(key, cluster) for key in keys])
+        return [None if raw is None else json.loads(raw) for raw in raws]
+
     def put(
         self, key: str, value: JSON, *, cluster: str | None = None, ttl_s: float | None = None
     ) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -58,12 +60,15 @@ def new_app(
         client=web,
         signing_secret=signing.get_secret_value() if signing else "",
         process_before_response=False,
+        # HTTP requests reach Bolt only through bot.slack.front, which verified the
+        # signature and its five-minute window already; Socket Mode has none to verify.
+        request_verification_enabled=False,
         token_verification_enabled=True,
         listener_executor=runtime.listener_pool,
     )
-    app.use(_stamp_arrival)
-    app.use(only_slack_response_urls(ResponseUrls(secrets.slack_api_url)))
-    app.use(drop_redeliveries(SeenRequests(runtime.store)))
+    app.use(Direct(_stamp_arrival))
+    app.use(Direct(only_slack_response_urls(ResponseUrls(secrets.slack_api_url))))
+    app.use(Direct(drop_redeliveries(SeenRequests(runtime.store))))
     access = AccessPolicy(runtime.settings.file.access, GroupDirectory(web))
     deliveries = Deliveries()
     errors.register(app)
@@ -73,6 +78,22 @@ def new_app(
     return app
 
 
-def _stamp_arrival(context: BoltContext, next: Callable[[], None]) -> None:
-    context["received_at"] = time.perf_counter()
-    next()
+class Direct(Middleware):
+    """A global middleware called as `check(req, next)`. Given to `app.use` as a plain
+    function, Bolt would work out the arguments it wants on every request (kwargs
+    injection): with three of them, a quarter of the CPU meshbot spent before an ack
+    beyond a bare Bolt app's."""
+
+    def __init__(self, check: Callable[[BoltRequest, Callable[[], BoltResponse]], Any]) -> None:
+        self.check = check
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        answer: BoltResponse | None = self.check(req, next)
+        return answer
+
+
+def _stamp_arrival(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+    req.context["received_at"] = time.perf_counter()
+    return next()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 log = logging.getLogger("meshbot.front")
@@ -50,8 +51,8 @@ def response_urls_in(body: dict[str, Any]) -> Iterable[str]:
 def only_slack_response_urls(policy: ResponseUrls) -> Callable[..., BoltResponse | None]:
     """A Bolt global middleware refusing (400) a request whose response_url is not Slack's."""
 
-    def middleware(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        for url in response_urls_in(body):
+    def middleware(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        for url in response_urls_in(req.body):
             if not policy.allows(url):
                 log.warning("refused a request whose response_url is not Slack's: %s", _where(url))
                 return BoltResponse(status=400, body="")

@@ -39,6 +39,10 @@ class Store(Protocol):
 
     def get(self, key: str, *, cluster: str | None = None) -> JSON | None: ...
 
+    def get_many(self, keys: Sequence[str], *, cluster: str | None = None) -> list[JSON | None]:
+        """The values of `keys` in order (None where absent), read in one round trip."""
+        ...
+
     def put(
         self, key: str, value: JSON, *, cluster: str | None = None, ttl_s: float | None = None
     ) -> None: ...

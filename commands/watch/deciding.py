@@ -1,7 +1,8 @@
 """Steps 2 and 3 of a watcher cycle: judge each subject and record the decision.
 
 Why this exists: only subjects that breach now, or that have an unfinished alert, touch
-the store, so 5,000 healthy services cost nothing but the query. Each decision is
+the store, so 5,000 healthy services cost nothing but the query; the open alerts'
+silences are read in one round trip, not one each. Each decision is
 applied inside `Store.update` (atomic) with the lifecycle functions of
 `commands.watch.alerts`, which also write the Slack work it needs into the alert's
 outbox; a cycle applied twice (two replicas overlapping during a lease handover) is
@@ -54,9 +55,10 @@ class Decisions:
                 alert_id = self.open(fp, subject, now)
                 if alert_id is not None:
                     created[fp] = alert_id
-        for fp, alert_id in index.items():
-            if fp not in created:
-                self.follow(fp, alert_id, by_fp.get(fp), now)
+        following = [fp for fp in index if fp not in created]
+        silences = self.alerts.silences(self.cluster, following)  # one read for them all
+        for fp in following:
+            self.follow(fp, index[fp], by_fp.get(fp), now, silences[fp])
         return created
 
     def open(self, fp: str, subject: Subject, now: float) -> str | None:
@@ -80,10 +82,17 @@ class Decisions:
         self.alerts.remember(alert_id, self.cluster, fp)
         return alert_id
 
-    def follow(self, fp: str, alert_id: str, subject: Subject | None, now: float) -> None:
-        """One more cycle for an unfinished alert; no reading this cycle counts as no data."""
+    def follow(
+        self,
+        fp: str,
+        alert_id: str,
+        subject: Subject | None,
+        now: float,
+        silenced: float | None,
+    ) -> None:
+        """One more cycle for an unfinished alert; no reading this cycle counts as no data.
+        `silenced`: the fingerprint's silence, read with the others' before."""
         half_cycle = self.policy.cycle_s / 2
-        silenced = self.alerts.silenced_until(self.cluster, fp)
 
         def step(current: Any) -> Any:
             if current is None or current.get("id") != alert_id:

@@ -79,11 +79,8 @@ class Outbox:
 
     def _unfinished(self) -> list[Alert]:
         index = self.alerts.index(self.cluster)
-        return [
-            a
-            for fp, alert_id in index.items()
-            if (a := self.alerts.load(self.cluster, fp)) is not None and a.id == alert_id
-        ]
+        loaded = self.alerts.load_many(self.cluster, list(index))  # one read for them all
+        return [a for a in loaded if a is not None and a.id == index[a.fingerprint]]
 
     def _work_off(
         self, alert: Alert | None, now: float, summary: CycleSummary, batched: Done

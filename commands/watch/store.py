@@ -10,7 +10,7 @@ consistent record. Only this module knows the store keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,11 @@ class AlertStore:
     def load(self, cluster: str, fp: str) -> Alert | None:
         raw = self.store.get(alert_key(fp), cluster=cluster)
         return None if raw is None else Alert.from_json(raw)
+
+    def load_many(self, cluster: str, fps: Sequence[str]) -> list[Alert | None]:
+        """`load` of each fingerprint, in one store round trip."""
+        raws = self.store.get_many([alert_key(fp) for fp in fps], cluster=cluster)
+        return [None if raw is None else Alert.from_json(raw) for raw in raws]
 
     def update(
         self, cluster: str, fp: str, step: Callable[[Any], Any]
@@ -145,6 +150,13 @@ class AlertStore:
     def silenced_until(self, cluster: str, fp: str) -> float | None:
         raw = self.store.get(silence_key(fp), cluster=cluster)
         return None if not raw else float(raw["until"])
+
+    def silences(self, cluster: str, fps: Sequence[str]) -> dict[str, float | None]:
+        """`silenced_until` of each fingerprint, in one store round trip."""
+        raws = self.store.get_many([silence_key(fp) for fp in fps], cluster=cluster)
+        return {
+            fp: None if not raw else float(raw["until"]) for fp, raw in zip(fps, raws, strict=True)
+        }
 
     def set_silence(self, alert: Alert, user: str, until: float, seconds: float) -> None:
         self.store.put(

@@ -251,6 +251,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 1 repeat")
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument(
+        "--naive-max",
+        type=int,
+        default=2000,
+        help="no naive run above this many nodes (10,000 nodes: 30,000 queries, minutes)",
+    )
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else tuple(int(s) for s in args.sizes.split(","))
@@ -258,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="meshbot-bench-preflight-") as tmp:
         for nodes in sizes:
-            result = run_size(nodes, repeats, Path(tmp), naive=not args.no_naive)
+            naive = not args.no_naive and nodes <= args.naive_max
+            result = run_size(nodes, repeats, Path(tmp), naive=naive)
             results.append(result)
             print("\n".join(summarise([result])[-1:]), flush=True)
     report = {

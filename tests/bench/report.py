@@ -15,10 +15,27 @@ GOAL_CYCLE_S = 2.0
 
 
 def write_report(
-    path: Path, images: Path, results: Mapping[str, Any], run: Mapping[str, Any]
+    path: Path,
+    images: Path,
+    results: Mapping[str, Any],
+    *,
+    run: Mapping[str, Any],
+    append: bool = False,
 ) -> Path:
+    """Write the report; `append`: add the sections of `results` to the existing one,
+    with the command and load of this later run."""
     images.mkdir(parents=True, exist_ok=True)
     link = Path("img") if images.resolve().parent == path.resolve().parent else images
+    if append and path.exists():
+        lines = [path.read_text(encoding="utf-8").rstrip(), ""]
+        lines += _sections(results, images, link)
+        lines += [
+            f"(This section: `{run['command']}`, {run['started']}, load average before "
+            f"{run['before']['load']}, after {run['after']['load']}.)",
+            "",
+        ]
+        path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+        return path
     lines = [
         "# Performance",
         "",
@@ -36,6 +53,13 @@ def write_report(
         f"after: {run['after']['load']}",
         "",
     ]
+    lines += _sections(results, images, link)
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def _sections(results: Mapping[str, Any], images: Path, link: Path) -> list[str]:
+    lines: list[str] = []
     sections = (
         ("preflight", _preflight),
         ("watch_cycle", _watch_cycle),
@@ -51,8 +75,7 @@ def write_report(
             lines += [f"## {name}", "", f"FAILED in this run: {result['error']}", ""]
             continue
         lines += render(result, images, link)
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    return path
+    return lines
 
 
 def _machine(facts: Mapping[str, str]) -> str:
@@ -212,7 +235,7 @@ def _watch_cycle(result: Mapping[str, Any], images: Path, link: Path) -> list[st
         + "; ".join(f"{r['services']:,} services: {r['steady']['query_s']:.2f} s" for r in sizes)
         + f". Goal: 5,000 services ≤ {GOAL_CYCLE_S:g} s per cycle."
     )
-    lines.append("")
+    lines += ["", *_where_it_stops(sizes, figures["cycle_s"]), ""]
 
     def draw(axes: Any) -> None:
         services = [r["services"] for r in sizes]
@@ -234,6 +257,34 @@ def _watch_cycle(result: Mapping[str, Any], images: Path, link: Path) -> list[st
 
     lines += [f"![watcher cycle growth]({link / _plot(images, 'watch', draw)})", ""]
     return lines
+
+
+def _where_it_stops(sizes: Sequence[Mapping[str, Any]], cycle_s: float) -> list[str]:
+    """Where the direct cycle stops fitting, from the per-service cost at the largest size
+    (the query grows about linearly with the services), and what to do then."""
+    largest = sizes[-1]
+    per_service = largest["steady"]["wall_s"] / largest["services"]
+    fits_goal = int(GOAL_CYCLE_S / per_service)
+    fits_cycle = int(cycle_s / per_service)
+    text = (
+        f"Where it stops fitting, at {per_service * 1000:.2f} ms per service a cycle on this "
+        f"machine: the {GOAL_CYCLE_S:g} s goal at about {fits_goal:,} services, a "
+        f"{cycle_s:g} s `cycle_s` at about {fits_cycle:,} (and Prometheus itself is busy "
+        "for that long each cycle). Before that point, let Prometheus record the p99: "
+        "`meshbot watch rules` prints the rule file and `watchers.latency.recorded: true` "
+        "makes the cycle read it"
+    )
+    recorded = largest.get("steady_recorded")
+    if recorded:
+        text += (
+            f" — {recorded['wall_s']:.2f} s per cycle at {largest['services']:,} services "
+            f"instead of {largest['steady']['wall_s']:.2f} s"
+        )
+    text += (
+        ". Past what one Prometheus evaluates in an interval, shard: one Prometheus and one "
+        "watcher cluster entry per Kubernetes cluster (each cluster's cycle is its own job)."
+    )
+    return [text]
 
 
 # -- breach to Slack ------------------------------------------------------------------------

@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="docs/performance", help="report path without .md")
     parser.add_argument("--only", help="comma-separated steps (preflight, watch_cycle, …)")
+    parser.add_argument(
+        "--append", action="store_true", help="add these steps' sections to the existing report"
+    )
     args = parser.parse_args(argv)
     command = "python -m tests.bench.run_all " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         out.with_suffix(".md"),
         out.parent / "img",
         results,
-        {
+        append=args.append,
+        run={
             "command": command.strip(),
             "started": started.strftime("%Y-%m-%d %H:%M UTC"),
             "minutes": (datetime.now(UTC) - started).total_seconds() / 60,

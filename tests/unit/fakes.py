@@ -80,6 +80,9 @@ class MemoryStore:
             text = self._live((cluster, key))
         return None if text is None else json.loads(text)
 
+    def get_many(self, keys: Sequence[str], *, cluster: str | None = None) -> list[Any]:
+        return [self.get(key, cluster=cluster) for key in keys]
+
     def put(
         self, key: str, value: Any, *, cluster: str | None = None, ttl_s: float | None = None
     ) -> None:

@@ -33,6 +33,15 @@ def test_values_round_trip_as_json(store: AnyStore) -> None:
     assert store.get("change:1", cluster="prod") is None
 
 
+def test_many_values_are_read_at_once_in_order(store: AnyStore) -> None:
+    store.put("alert:a", {"n": 1}, cluster="prod")
+    store.put("alert:c", {"n": 3}, cluster="prod")
+    store.put("alert:b", {"n": 2}, cluster="staging")
+    keys = ["alert:c", "alert:b", "alert:a"]
+    assert store.get_many(keys, cluster="prod") == [{"n": 3}, None, {"n": 1}]
+    assert store.get_many([], cluster="prod") == []
+
+
 def test_keys_carry_the_prefix_and_a_cluster_hash_tag(key_prefix: str) -> None:
     store = RedisStore.from_url("redis://127.0.0.1:1/0", prefix=key_prefix)  # no I/O here
     assert store.key("change:1", "prod") == f"{key_prefix}:{{prod}}:change:1"
