@@ -77,7 +77,7 @@ def stop(process: subprocess.Popen[str], timeout: float = 15.0) -> int:
 
 
 def wait_http(
-    url: str, timeout: float = 30.0, ok_only: bool = False, **kwargs: Any
+    url: str, timeout: float = 90.0, ok_only: bool = False, **kwargs: Any
 ) -> httpx.Response:
     """Retry until `url` answers (with 200, when `ok_only`)."""
     method = kwargs.pop("method", "GET")
