@@ -109,7 +109,7 @@ def test_audit_fix_approve_apply_and_rollback_exactly(
             ),
             None,
         ),
-        15,
+        45,
     )
     http = kube_server_with_istio.get_object(*VS)["spec"]["http"][0]
     assert http["timeout"] == "2s"
@@ -121,7 +121,7 @@ def test_audit_fix_approve_apply_and_rollback_exactly(
     assert "change_rollback" in buttons(parent)
 
     click(mesh_bot, slack_emulator, "change_rollback", change, "U_ALICE", proposal.ts)
-    wait_parent(slack_emulator, proposal.ts, "rolled back", timeout=15)
+    wait_parent(slack_emulator, proposal.ts, "rolled back", timeout=45)
     assert kube_server_with_istio.get_object(*VS)["spec"] == original["spec"]
 
 
@@ -144,6 +144,6 @@ def test_a_virtual_service_edited_after_the_proposal_is_refused_as_drift(
         "networking.istio.io", "v1", "payments", "virtualservices", "payments", edited
     )
     click(mesh_bot, slack_emulator, "change_approve", change, "U_BOB", proposal.ts)
-    parent = wait_parent(slack_emulator, proposal.ts, "failed", timeout=15)
+    parent = wait_parent(slack_emulator, proposal.ts, "failed", timeout=45)
     assert "drift" in texts(parent)
     assert kube_server_with_istio.get_object(*VS)["spec"]["http"][0]["timeout"] == "7s"
