@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import inspect
+import importlib.util
 import io
+import subprocess
 import sys
 import time
 import traceback
@@ -59,18 +59,22 @@ def run_one(name: str, call: Callable[[], Any]) -> dict[str, Any]:
     return outcome
 
 
-def optional_main(module_name: str) -> Callable[[], Any] | None:
-    """The `main` of a benchmark another change adds, if it is there yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
+def optional_bench(module_name: str) -> Callable[[], Any] | None:
+    """A benchmark another change adds, if it is there yet, run as its own process: forked
+    from this one (grown by the benchmarks before it), a child counts this process's
+    pages in its own peak RSS until it execs."""
+    if importlib.util.find_spec(module_name) is None:
         return None
-    main = module.main
-    if inspect.signature(main).parameters:
-        return lambda: main([])
-    return main
+
+    def run() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", module_name], capture_output=True, text=True, check=False
+        )
+        print(done.stdout, end="")
+        if done.returncode != 0:
+            raise RuntimeError(f"{module_name} exited {done.returncode}: {done.stderr[-2000:]}")
+
+    return run
 
 
 def plan(quick: bool) -> dict[str, Callable[[], Any]]:
@@ -89,7 +93,7 @@ def plan(quick: bool) -> dict[str, Callable[[], Any]]:
         "breach_to_slack": lambda: bench_watch.main([]),
         "ack": lambda: bench_ack_latency.main(["--rounds", "20"]),
     }
-    install = optional_main("tests.bench.bench_install")
+    install = optional_bench("tests.bench.bench_install")
     if install is None:
         print("note: tests/bench/bench_install.py is absent; the install benchmark is skipped")
     else:
