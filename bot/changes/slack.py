@@ -12,9 +12,8 @@ Refusals go back to the clicker alone (ephemeral).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -29,11 +28,10 @@ from bot.changes.render import (
     proposal_message,
     view_message,
 )
-from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
 from bot.slack.access import AccessPolicy, GroupDirectory
+from bot.slack.clicks import Click, on_buttons
 from bot.slack.delivery import Deliveries, Reply, ephemeral
-from bot.slack.errors import guarded
 from bot.slack.posting import post, respond_with, update
 from bot.slack.render import render
 from commands.changes.hooks import ChangeEvent, ChangesKit
@@ -49,7 +47,11 @@ from commands.core.errors import PortError
 from commands.core.model import ActionOutcome, Result
 
 log = logging.getLogger(__name__)
-COMMAND_OF = {APPROVE: "change approve", REJECT: "change reject", ROLLBACK: "change rollback"}
+COMMAND_OF = {
+    APPROVE: "change approve {}",
+    REJECT: "change reject {}",
+    ROLLBACK: "change rollback {}",
+}
 
 
 class SlackChangeNotifier:
@@ -121,27 +123,11 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
     deliveries.add(ChangeView, ephemeral(view_message))
     deliveries.add(History, ephemeral(history_message))
 
-    def on_click(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        action = (body.get("actions") or [{}])[0]
-        action_id = str(action.get("action_id", ""))
-        value = str(action.get("value", "")).strip().lower()
-        user = str((body.get("user") or {}).get("id", ""))
-        channel = (body.get("container") or {}).get("channel_id")
+    def answer(click: Click, result: Result, respond: Respond) -> None:
+        if isinstance(result, ChangeActed):
+            if result.outcome is not ActionOutcome.DONE:
+                respond_with(respond, acted_message(result))
+            return
+        respond_with(respond, render(result))
 
-        def work() -> None:
-            if not is_change_id(value) or action_id not in COMMAND_OF:
-                log.warning("ignored a %s click with a malformed value", action_id)
-                return
-            caller = access.caller(user, channel)  # re-checked on every click
-            result = run_command(runtime, f"{COMMAND_OF[action_id]} {value}", caller)
-            if isinstance(result, ChangeActed):
-                if result.outcome is not ActionOutcome.DONE:
-                    respond_with(respond, acted_message(result))
-                return
-            respond_with(respond, render(result))
-
-        runtime.after_acks(guarded(work, f"{action_id} click", respond))
-
-    for action_id in COMMAND_OF:
-        app.action(action_id)(on_click)
+    on_buttons(app, runtime, access, COMMAND_OF, is_change_id, answer)

@@ -13,20 +13,18 @@ the typed command, so the clicker's role is checked again on every click.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.changes.render import event_reply, section
-from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
 from bot.install import accept
 from bot.install.render import ABORT, ADVANCE, START, acted_message, plan_message
 from bot.slack.access import AccessPolicy
+from bot.slack.clicks import Click, on_buttons
 from bot.slack.delivery import Deliveries, Reply, post_with_thread
-from bot.slack.errors import guarded
 from bot.slack.posting import post, respond_with, update
 from bot.slack.render import SlackMessage, render
 from commands.changes.hooks import ChangeEvent, ChangesKit
@@ -39,7 +37,7 @@ from commands.install.planning import is_plan_id
 from commands.install.plans import Plans, attach_message, view
 
 log = logging.getLogger(__name__)
-COMMAND_OF = {START: "install start", ADVANCE: "install advance", ABORT: "install abort"}
+COMMAND_OF = {START: "install start {}", ADVANCE: "install advance {}", ABORT: "install abort {}"}
 
 
 def show(runtime: Runtime, client: WebClient, plan: InstallPlan) -> None:
@@ -128,30 +126,14 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
     deliveries.add(InstallView, deliver_view)
     deliveries.add(InstallActed, deliver_acted)
 
-    def on_click(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        action = (body.get("actions") or [{}])[0]
-        action_id = str(action.get("action_id", ""))
-        value = str(action.get("value", "")).strip().lower()
-        user = str((body.get("user") or {}).get("id", ""))
-        channel = (body.get("container") or {}).get("channel_id")
+    def answer(click: Click, result: Result, respond: Respond) -> None:
+        if isinstance(result, InstallActed):
+            if result.outcome is not ActionOutcome.DONE:
+                respond_with(respond, acted_message(result))
+            if result.view is not None:
+                show(runtime, app.client, result.view.plan)
+            return
+        respond_with(respond, render(result))
 
-        def work() -> None:
-            if not is_plan_id(value) or action_id not in COMMAND_OF:
-                log.warning("ignored a %s click with a malformed value", action_id)
-                return
-            caller = access.caller(user, channel)  # re-checked on every click
-            result = run_command(runtime, f"{COMMAND_OF[action_id]} {value}", caller)
-            if isinstance(result, InstallActed):
-                if result.outcome is not ActionOutcome.DONE:
-                    respond_with(respond, acted_message(result))
-                if result.view is not None:
-                    show(runtime, app.client, result.view.plan)
-                return
-            respond_with(respond, render(result))
-
-        runtime.after_acks(guarded(work, f"{action_id} click", respond))
-
-    for action_id in COMMAND_OF:
-        app.action(action_id)(on_click)
+    on_buttons(app, runtime, access, COMMAND_OF, is_plan_id, answer)
     accept.register(app, runtime, access)

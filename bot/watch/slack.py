@@ -13,18 +13,16 @@ place, a rollback's outcome in its thread, a refusal to the clicker alone.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.core.dispatch import run_command
 from bot.core.runtime import Runtime
 from bot.slack import posting
 from bot.slack.access import AccessPolicy
+from bot.slack.clicks import Click, on_buttons
 from bot.slack.delivery import Deliveries, Reply
-from bot.slack.errors import guarded
 from bot.slack.posting import respond_with
 from bot.slack.render import SlackMessage, render
 from bot.watch.notify import render_alert
@@ -112,15 +110,6 @@ def answer_click(
         _tell(client, channel, user, note(result.message))
 
 
-def _click(body: dict[str, Any]) -> tuple[str, str, str, str]:
-    """(action id, value, clicker, channel) of a block_actions payload."""
-    action = (body.get("actions") or [{}])[0]
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
-    user = (body.get("user") or {}).get("id", "")
-    return str(action.get("action_id", "")), str(action.get("value") or ""), str(user), channel
-
-
 def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliveries) -> None:
     def status(reply: Reply, result: Result) -> None:
         assert isinstance(result, WatchStatus)
@@ -134,22 +123,10 @@ def register(app: App, runtime: Runtime, access: AccessPolicy, deliveries: Deliv
     deliveries.add(WatchStatus, status)
     deliveries.add(AlertActed, typed)
 
-    def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        action_id, value, user, channel = _click(body)
+    def answer(click: Click, result: Result, respond: Respond) -> None:
+        answer_click(runtime, app.client, click.channel or "", click.user, result)
 
-        def work() -> None:
-            if action_id not in COMMAND_OF or not is_alert_id(value):
-                log.warning("ignored a %s click with a malformed value", action_id)
-                return
-            caller = access.caller(user, channel or None)  # re-checked on every click
-            result = run_command(runtime, COMMAND_OF[action_id].format(value), caller)
-            answer_click(runtime, client, channel, user, result)
-
-        runtime.after_acks(guarded(work, f"alert button {action_id}", None))
-
-    for action_id in COMMAND_OF:
-        app.action(action_id)(on_click)
+    on_buttons(app, runtime, access, COMMAND_OF, is_alert_id, answer)
 
     @app.action(RUNBOOK)
     def runbook(ack: Ack) -> None:
