@@ -23,6 +23,7 @@ import pytest
 
 from bot.sandbox.kube import KubeTestServer
 from tests.fixtures.kube import KUBECTL
+from tests.fixtures.shared import missing
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -89,7 +90,7 @@ def server() -> Any:
 
 def _kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     if not Path(KUBECTL).exists():
-        pytest.skip(f"kubectl not installed ({KUBECTL} absent)")
+        missing(f"kubectl not installed ({KUBECTL} absent)")
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         cmd = [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c")]
