@@ -22,22 +22,7 @@ import yaml
 
 from bot.adapters.kube import permissions
 from bot.sandbox.kube import KubeTestServer
-
-ACCOUNT = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: meshbot}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: meshbot, namespace: meshbot}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: meshbot}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshbot}
-subjects: [{kind: ServiceAccount, name: meshbot, namespace: meshbot}]
-"""
+from tests.fixtures.seeds import MESHBOT_ACCOUNT
 
 
 def _noise(count: int) -> list[dict[str, object]]:
@@ -87,7 +72,7 @@ def main() -> None:
     parser.add_argument("--bindings", type=int, default=500)
     options = parser.parse_args()
     with KubeTestServer() as server:
-        server.load_seed(ACCOUNT)
+        server.load_seed(MESHBOT_ACCOUNT)
         role = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",

@@ -23,6 +23,7 @@ from bot.sandbox.kube import KubeTestServer
 from commands.core.model import Caller, Role
 from commands.preflight.model import PreflightReport, Status
 from tests.fixtures.prometheus import LivePrometheus
+from tests.fixtures.seeds import MESHBOT_ACCOUNT
 from tests.integration.deploy.readme_commands import (
     assert_least_privilege,
     config_text,
@@ -30,21 +31,6 @@ from tests.integration.deploy.readme_commands import (
     seed,
 )
 
-ROLE = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: meshbot}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: meshbot, namespace: meshbot}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: meshbot}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshbot}
-subjects: [{kind: ServiceAccount, name: meshbot, namespace: meshbot}]
-"""
 USER = "system:serviceaccount:meshbot:meshbot"
 
 
@@ -64,7 +50,7 @@ def test_every_readme_command_works_under_meshbots_role_and_uses_all_of_it(
         "metadata": {"name": "meshbot"},
         "rules": permissions.rules(permissions.CALLS),
     }
-    server.load_seed(ROLE + "---\n" + yaml.safe_dump(role))
+    server.load_seed(MESHBOT_ACCOUNT + "---\n" + yaml.safe_dump(role))
     token = server.create_token("meshbot", "meshbot")
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", token=token)
     config = tmp_path / "meshbot.yaml"
@@ -97,7 +83,7 @@ def test_a_rule_taken_away_shows_up_as_a_refusal(
         "metadata": {"name": "meshbot"},
         "rules": rules,
     }
-    server.load_seed(ROLE + "---\n" + yaml.safe_dump(role))
+    server.load_seed(MESHBOT_ACCOUNT + "---\n" + yaml.safe_dump(role))
     kubeconfig = server.write_kubeconfig(
         tmp_path / "kc", token=server.create_token("meshbot", "meshbot")
     )
