@@ -180,13 +180,7 @@ class ClusterHelm:
             action = self._helm.Install(config).run(
                 name, ref, values=values, version=version, create_namespace=True, wait=False
             )
-            what = f"rendering {name} (dry run)"
-            try:
-                data = _run(action, self.read_limit_s * 2)
-            except _TimedOut as late:
-                raise self._late(what, late.seconds) from None
-            except self._helm.HelmError as exc:
-                raise self._failed(what, exc) from None
+            data = self._once(action, f"rendering {name} (dry run)", self.read_limit_s * 2)
         return replace(release_from(data), status="pending-install", revision=0)
 
     def upgrade(
