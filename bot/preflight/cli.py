@@ -109,7 +109,7 @@ def _passes(report: PreflightReport) -> list[str]:
 
 def to_json(report: PreflightReport) -> str:
     # Compact: the front end re-reads it to reword hints and decides the indentation.
-    return json.dumps(report_to_dict(report))
+    return json.dumps(report_to_dict(report), separators=(",", ":"))
 
 
 def exit_status(report: PreflightReport) -> int:

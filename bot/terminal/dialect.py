@@ -80,6 +80,8 @@ class Dialect:
         `indent=None`: compact, written by json's C encoder — a 2,000-node preflight is
         megabytes, and indenting it goes through the pure-Python encoder (seconds)."""
         nothing_to_say = "`" not in text and SLACK_PREFIX not in text
+        if nothing_to_say and indent is None and "\n" not in text:
+            return text  # compact already (JSON strings escape newlines): nothing to redo
         document = json.loads(text) if nothing_to_say else self._walk(json.loads(text))
         if indent is None:
             return json.dumps(document, separators=(",", ":"))

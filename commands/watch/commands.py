@@ -46,6 +46,7 @@ class LatencyPolicy:
     window: str = "5m"
     spec: RuleSpec = field(default_factory=RuleSpec)
     recorded: bool = False  # read `watch rules`' recorded series (commands.watch.recording)
+    screen: bool = True  # prove most services under threshold from 2 buckets (…screening)
 
     def static_for(self, host: str) -> float | None:
         parts = host.split(".")

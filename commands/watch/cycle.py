@@ -5,9 +5,11 @@ driven through ports (Metrics, Store, a notifier, the change pipeline) and teste
 in-memory fakes as well as against real Redis, Prometheus and the Slack emulator. This
 module only runs the steps in order; each lives in its own module:
 
-1. `commands.watch.reading`: every service's p99 and rate in ONE query, every node's
-   steal in ONE query; no answer makes the cluster blind (`commands.watch.blind`: one
-   deduplicated notice, no alert decision at all, a "recovered" edit when data returns);
+1. `commands.watch.reading`: every service's rate in ONE query, the p99 screened from
+   two buckets each and measured only where that cannot clear it (a few small queries
+   whatever the mesh's size, `commands.watch.screening`), every node's steal in ONE
+   query; no answer makes the cluster blind (`commands.watch.blind`: one deduplicated
+   notice, no alert decision at all, a "recovered" edit when data returns);
 2. `commands.watch.deciding`: each subject judged with `commands.watch.rules`, each
    transition applied inside `Store.update` (atomic) with the Slack work it needs
    written into the alert's outbox;
@@ -19,7 +21,7 @@ module only runs the steps in order; each lives in its own module:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from commands.watch.alerts import Tuning
 from commands.watch.blind import record_blindness
@@ -49,22 +51,24 @@ class WatchCycle:
     def cluster(self) -> str:
         return self.policy.cluster
 
-    def read(self) -> tuple[list[Subject], str | None]:
-        """Every subject's reading, or why the cluster is blind."""
-        return read(self.policy, self.ports.metrics)
+    def read(self, index: Mapping[str, str]) -> tuple[list[Subject], str | None]:
+        """Every subject's reading, or why the cluster is blind; `index`: the open alerts
+        (their services are measured exactly, never only screened)."""
+        return read(self.policy, self.ports.metrics, index.keys())
 
     def run(self) -> CycleSummary:
         started = time.perf_counter()
         now = self.ports.clock.now()
         summary = CycleSummary(self.cluster, now, self.ports.replica)
-        subjects, blind = self.read()
+        index = self.alerts.index(self.cluster)
+        subjects, blind = self.read(index)
         summary.blind = blind
         touched = record_blindness(
             self.policy, self.alerts, self.tuning, self.ports.new_id, blind, now
         )
         if blind is None:
             t0 = time.perf_counter()
-            touched |= self.evaluate(subjects, now, summary)
+            touched |= self.evaluate(subjects, now, summary, index)
             summary.eval_ms = (time.perf_counter() - t0) * 1000
         self.alerts.index_add(self.cluster, touched)
         self.drain(now, summary)
@@ -73,10 +77,14 @@ class WatchCycle:
         return summary
 
     def evaluate(
-        self, subjects: Sequence[Subject], now: float, summary: CycleSummary
+        self,
+        subjects: Sequence[Subject],
+        now: float,
+        summary: CycleSummary,
+        index: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """Apply this cycle's decisions; returns fingerprints of alerts created (fp → id)."""
-        return self.decisions.evaluate(subjects, now, summary)
+        return self.decisions.evaluate(subjects, now, summary, index)
 
     def drain(self, now: float, summary: CycleSummary) -> None:
         """Do the Slack work the outboxes hold, while this replica holds the lease."""

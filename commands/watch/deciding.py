@@ -11,7 +11,7 @@ recognised by the alert's `evaluated_at` and applied once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,10 +37,15 @@ class Decisions:
         self.cluster = policy.cluster
 
     def evaluate(
-        self, subjects: Sequence[Subject], now: float, summary: CycleSummary
+        self,
+        subjects: Sequence[Subject],
+        now: float,
+        summary: CycleSummary,
+        index: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
-        """Apply this cycle's decisions; returns fingerprints of alerts created (fp → id)."""
-        index = self.alerts.index(self.cluster)
+        """Apply this cycle's decisions; returns fingerprints of alerts created (fp → id).
+        `index`: the open alerts, when the caller has read them already."""
+        index = dict(self.alerts.index(self.cluster) if index is None else index)
         created: dict[str, str] = {}
         by_fp: dict[str, Subject] = {}
         for subject in subjects:

@@ -16,6 +16,7 @@ the rule holds ("no baseline yet") instead of comparing with it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -38,13 +39,19 @@ class Baseline(Enum):
         return {"hour_before": "1h", "same_time_last_week": "7d"}.get(self.value)
 
 
-def _p99(window: str, offset: str | None = None) -> str:
+def _p99(window: str, offset: str | None = None, only: str = "") -> str:
     shift = f" offset {offset}" if offset else ""
     return (
         "histogram_quantile(0.99, sum by (le, destination_service) "
-        f'(rate(istio_request_duration_milliseconds_bucket{{reporter="destination"}}'
+        f'(rate(istio_request_duration_milliseconds_bucket{{reporter="destination"{only}}}'
         f"[{window}]{shift})))"
     )
+
+
+def services_matcher(hosts: Iterable[str]) -> str:
+    """`,destination_service=~"…"` selecting exactly these hosts (empty: every service)."""
+    alternatives = "|".join(re.escape(host) for host in sorted(set(hosts)))
+    return f',destination_service=~"{_escape(alternatives)}"' if alternatives else ""
 
 
 def tagged(expr: str, stat: str) -> str:
@@ -56,23 +63,28 @@ def p99_expr(window: str = "5m") -> str:
     return _p99(window)
 
 
-def rate_expr(window: str = "5m") -> str:
-    """Every service's request rate (req/s) over `window`."""
+def rate_expr(window: str = "5m", only: str = "") -> str:
+    """Every service's request rate (req/s) over `window` (`only`: a services_matcher)."""
     return (
         "sum by (destination_service) "
-        f'(rate(istio_request_duration_milliseconds_count{{reporter="destination"}}[{window}]))'
+        f'(rate(istio_request_duration_milliseconds_count{{reporter="destination"{only}}}'
+        f"[{window}]))"
     )
 
 
-def latency_query(window: str = "5m", baseline: Baseline = Baseline.NONE) -> str:
-    """p99 (ms), request rate (req/s) and optional baseline p99 of every service."""
-    parts = [tagged(_p99(window), "p99"), tagged(rate_expr(window), "rps")]
+def latency_query(
+    window: str = "5m", baseline: Baseline = Baseline.NONE, hosts: Iterable[str] = ()
+) -> str:
+    """p99 (ms), request rate (req/s) and optional baseline p99 of every service, or of
+    only `hosts` when given."""
+    only = services_matcher(hosts)
+    parts = [tagged(_p99(window, only=only), "p99"), tagged(rate_expr(window, only), "rps")]
     if baseline.offset is not None:
-        parts.append(tagged(_p99(window, baseline.offset), "baseline"))
+        parts.append(tagged(_p99(window, baseline.offset, only), "baseline"))
         # series present at the baseline window's start (offset + window ago)
         covered = (
             "count by (destination_service) "
-            f'(istio_request_duration_milliseconds_count{{reporter="destination"}} '
+            f'(istio_request_duration_milliseconds_count{{reporter="destination"{only}}} '
             f"offset {baseline.offset}{window})"
         )
         parts.append(tagged(covered, "baseline_covered"))

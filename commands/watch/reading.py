@@ -1,22 +1,43 @@
 """Step 1 of a watcher cycle: every subject's reading from Prometheus, or why it is blind.
 
-Why this exists: the cost of watching must not grow with the mesh, so a cycle sends
-ONE query for every service's p99 and rate and ONE for every node's steal, then turns
-the answers into readings the rules judge. An unreachable Prometheus, or answers with
-no data at all, make the cluster *blind*: the cycle then decides no alert (never a
-false one) and says so once (commands.watch.blind).
+Why this exists: the cost of watching must grow as little as possible with the mesh, so
+a cycle never sends a query per service: ONE for every service's request rate, the p99
+screened from two buckets per service with the exact p99 measured only for the services
+screening cannot clear and those with an open alert (commands.watch.screening), ONE for
+every node's steal; then it turns the answers into readings the rules judge. An
+unreachable Prometheus, or answers with no data at all, make the cluster *blind*: the
+cycle then decides no alert (never a false one) and says so once (commands.watch.blind).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from commands.core.errors import MetricsUnavailable
 from commands.core.ports import Metrics
+from commands.watch.alerts import fingerprint
 from commands.watch.commands import LatencyPolicy, StealPolicy, WatchPolicy
-from commands.watch.queries import latency_query, parse_latency, parse_steal, steal_query
+from commands.watch.queries import (
+    ServiceLatency,
+    latency_query,
+    parse_latency,
+    parse_steal,
+    rate_expr,
+    steal_query,
+    tagged,
+)
 from commands.watch.recording import recorded_latency_query
 from commands.watch.rules import Reading, RuleSpec, latency_reading, steal_reading
+from commands.watch.screening import (
+    MAX_MEASURED,
+    bounds_needed,
+    buckets_query,
+    layout_query,
+    parse_buckets,
+    parse_layout,
+    screen,
+)
 
 NO_DATA = "Prometheus answered, but with no data for any service or node"
 RECORDED_HINT = (
@@ -42,12 +63,20 @@ class Answer:
     answered: bool  # Prometheus returned at least one series
 
 
-def read(policy: WatchPolicy, metrics: Metrics) -> tuple[list[Subject], str | None]:
-    """Every subject's reading, or why the cluster is blind."""
+def read(
+    policy: WatchPolicy, metrics: Metrics, open_alerts: Collection[str] = ()
+) -> tuple[list[Subject], str | None]:
+    """Every subject's reading, or why the cluster is blind. `open_alerts`: fingerprints
+    of the unfinished alerts, whose services are always measured exactly."""
     subjects: list[Subject] = []
     answered = False
     try:
-        for answer in (latency(policy.latency, metrics), steal(policy.steal, metrics)):
+        latency_answer = latency(
+            policy.latency,
+            metrics,
+            lambda host: fingerprint(policy.cluster, "latency", host) in open_alerts,
+        )
+        for answer in (latency_answer, steal(policy.steal, metrics)):
             subjects += answer.subjects
             answered |= answer.answered
     except MetricsUnavailable as exc:
@@ -59,14 +88,52 @@ def read(policy: WatchPolicy, metrics: Metrics) -> tuple[list[Subject], str | No
     return subjects, None
 
 
-def latency(lat: LatencyPolicy | None, metrics: Metrics) -> Answer:
-    """p99 and rate (and the baseline, when configured) of every service, in one query."""
+def latency(
+    lat: LatencyPolicy | None, metrics: Metrics, followed: Callable[[str], bool] = lambda h: False
+) -> Answer:
+    """p99 and rate (and the baseline, when configured) of every service: screened
+    (commands.watch.screening) unless the policy reads recorded series or turns it off."""
     if lat is None:
         return Answer([], False)
-    query = recorded_latency_query if lat.recorded else latency_query
-    rows = metrics.query(query(lat.window, lat.baseline))
+    if lat.recorded or not lat.screen:
+        query = recorded_latency_query if lat.recorded else latency_query
+        rows = metrics.query(query(lat.window, lat.baseline))
+        return Answer(_subjects(lat, parse_latency(rows)), bool(rows))
+    rates = parse_latency(metrics.query(tagged(rate_expr(lat.window), "rps")))
+    if not rates:
+        return Answer([], False)
+    keep = {host for host in rates if followed(host)}
+    busy = [h for h, s in rates.items() if s.rps is not None and s.rps >= lat.min_rps]
+    layout = _layout(metrics, busy, rates)
+    labels = bounds_needed(busy, lat.static_for, layout)
+    buckets = parse_buckets(metrics.query(buckets_query(labels, lat.window))) if labels else {}
+    screened = screen(busy, lat.static_for, layout, buckets, keep)
+    measure = screened.measure | keep
+    measured: dict[str, ServiceLatency] = {}
+    if measure:
+        hosts = () if len(measure) > MAX_MEASURED else measure
+        measured = parse_latency(metrics.query(latency_query(lat.window, lat.baseline, hosts)))
+    found = {
+        host: measured.get(host)
+        or ServiceLatency(host, screened.cleared.get(host), numbers.rps, None)
+        for host, numbers in rates.items()
+    }
+    return Answer(_subjects(lat, found), True)
+
+
+def _layout(
+    metrics: Metrics, busy: list[str], rates: dict[str, ServiceLatency]
+) -> list[tuple[float, str]]:
+    """The bucket bounds of the busiest service, as Prometheus stores their labels."""
+    if not busy:
+        return []
+    sample_host = max(busy, key=lambda h: rates[h].rps or 0.0)
+    return parse_layout(metrics.query(layout_query(sample_host)))
+
+
+def _subjects(lat: LatencyPolicy, found: dict[str, ServiceLatency]) -> list[Subject]:
     subjects = []
-    for host, s in parse_latency(rows).items():
+    for host, s in found.items():
         reading = latency_reading(
             p99_ms=s.p99_ms,
             rps=s.rps,
@@ -76,7 +143,7 @@ def latency(lat: LatencyPolicy | None, metrics: Metrics) -> Answer:
             factor=lat.factor,
         )
         subjects.append(Subject("latency", host, reading, "ms", lat.spec))
-    return Answer(subjects, bool(rows))
+    return subjects
 
 
 def steal(st: StealPolicy | None, metrics: Metrics) -> Answer:

@@ -13,13 +13,14 @@ a fresh process, wall time, median and max of `--runs` runs.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.bench.measure import compile_tree, user_env
 
 CASES = {
     "python -c pass (the floor)": [sys.executable, "-c", "pass"],
@@ -41,7 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     options = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MESHBOT_"))}
+    compile_tree()
+    env = {k: v for k, v in user_env().items() if not k.startswith(("SLACK_", "MESHBOT_"))}
     env.pop("REDIS_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "meshbot.yaml"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -32,7 +31,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench.measure import CountingProxy, machine, median, ratio, run_process
+from tests.bench.measure import (
+    CountingProxy,
+    compile_tree,
+    machine,
+    median,
+    ratio,
+    run_process,
+    user_env,
+)
 
 SIZES = (100, 500, 2000, 10000)
 QUICK_SIZES = (100, 500, 2000)
@@ -59,7 +66,7 @@ def run_size(nodes: int, repeats: int, tmp: Path, naive: bool = True) -> dict[st
     started = time.perf_counter()
     prom, history = backfilled_nodes(nodes, workdir / "prometheus")
     prepared = {"history": history}
-    env = dict(os.environ, HOME=str(workdir))  # the embedded store's data dir, if any
+    env = user_env(HOME=str(workdir))  # the embedded store's data dir, if any
     env.pop("MESHBOT_CONFIG", None)
     env.pop("REDIS_URL", None)
     try:
@@ -262,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = QUICK_SIZES if args.quick else tuple(int(s) for s in args.sizes.split(","))
     repeats = 1 if args.quick else args.repeats
     results = []
+    compile_tree()
     with tempfile.TemporaryDirectory(prefix="meshbot-bench-preflight-") as tmp:
         for nodes in sizes:
             naive = not args.no_naive and nodes <= args.naive_max

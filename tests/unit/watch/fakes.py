@@ -3,6 +3,7 @@ a change pipeline and a pod reader."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,9 +20,28 @@ def host(name: str, namespace: str | None = None) -> str:
     return f"{name}.{namespace or name}.svc.cluster.local"
 
 
+# Istio's default request-duration buckets (ms), as Envoy writes their `le` labels.
+ISTIO_BUCKETS = ("0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000")
+ISTIO_BUCKETS += ("10000", "30000", "60000", "300000", "600000", "1800000", "3600000", "+Inf")
+
+
+def _selected(promql: str, label: str) -> re.Pattern[str] | None:
+    """The regex a query's `label=~"…"` matcher holds, unescaped from PromQL's string."""
+    found = re.search(label + r'=~"((?:[^"\\]|\\.)*)"', promql)
+    if found is None:
+        return None
+    return re.compile(found.group(1).replace("\\\\", "\\"))
+
+
 @dataclass
 class ScriptedMetrics:
-    """p99/rps per service host and steal per node, changed by the test between cycles."""
+    """p99/rps per service host and steal per node, changed by the test between cycles.
+
+    It answers the watcher's query shapes as Prometheus would for these numbers: a
+    service's bucket `le=b` holds every request when b is at or above its p99, else 98 %
+    of them (so its p99 lies in the bucket the scripted value falls in); the exact query
+    answers only for the services its `destination_service=~` matcher selects.
+    """
 
     p99: dict[str, float] = field(default_factory=dict)
     rps: dict[str, float] = field(default_factory=dict)
@@ -42,15 +62,34 @@ class ScriptedMetrics:
             raise MetricsUnavailable("Prometheus at http://prom:9090 is unreachable (fake)")
         if "node_cpu_seconds_total" in promql:
             return [Sample({"node": n}, v) for n, v in self.steal.items()]
-        rows = [Sample({"destination_service": h, STAT: "p99"}, v) for h, v in self.p99.items()]
-        rows += [Sample({"destination_service": h, STAT: "rps"}, v) for h, v in self.rps.items()]
+        hosts = _selected(promql, "destination_service")
+        chosen = [h for h in self.rps if hosts is None or hosts.fullmatch(h)]
+        if promql.startswith("count by (le)"):
+            return [Sample({"le": le}, 1.0) for le in ISTIO_BUCKETS] if chosen else []
+        les = _selected(promql, "le")
+        if les is not None:
+            return [
+                Sample({"destination_service": h, "le": le}, self._below(h, le))
+                for h in chosen
+                for le in ISTIO_BUCKETS
+                if les.fullmatch(le)
+            ]
+        rows = [Sample({"destination_service": h, STAT: "rps"}, self.rps[h]) for h in chosen]
+        if "histogram_quantile" not in promql:
+            return rows
+        rows += [Sample({"destination_service": h, STAT: "p99"}, self.p99[h]) for h in chosen]
         if "offset" in promql:
             rows += [
                 Sample({"destination_service": h, STAT: stat}, v)
                 for h, v in self.baseline.items()
+                if h in chosen
                 for stat in ("baseline", "baseline_covered")
             ]
         return rows
+
+    def _below(self, host: str, le: str) -> float:
+        rate = self.rps[host]
+        return rate if le == "+Inf" or float(le) >= self.p99[host] else 0.98 * rate
 
     def set_service(self, name: str, p99: float, rps: float = 50.0) -> None:
         self.p99[host(name)] = p99
