@@ -122,7 +122,9 @@ def _preflight(result: Mapping[str, Any], images: Path, link: Path) -> list[str]
         "read raw (paged alike) and the same three PromQL queries, each answer parsed once with",
         "`json.loads`, nothing else. *naive*: the official client's model objects, unpaged,",
         "and the three queries per node. Kubernetes requests counted by the test server,",
-        "PromQL queries and bytes by a proxy in front of Prometheus.",
+        "PromQL queries and bytes by a proxy in front of Prometheus. Every child runs with",
+        "its bytecode cached, as an installed meshbot after its first run (the sandbox's",
+        "`PYTHONDONTWRITEBYTECODE` is taken out of the children's environment).",
         "",
         "| nodes | pods | meshbot s | floor s | naive s | meshbot / floor | naive / meshbot "
         "| meshbot MB | floor MB | naive MB | kube requests (meshbot / naive) "
