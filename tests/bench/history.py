@@ -167,7 +167,9 @@ def backfilled_services(
     last 7 minutes (a 5-minute rate window, from its start, plus room); `["end"]` of the
     figures is the history's last instant."""
     scenario = service_scenario(count, breaching)
-    return backfilled(scenario, latency_series, (DURATION,), SERVICE_HISTORY, workdir)
+    # Past CHUNK services the blocks overlap until Prometheus merges them (a minute after
+    # it starts, maybe inside a timed cycle): wait for that first.
+    return backfilled(scenario, latency_series, (DURATION,), SERVICE_HISTORY, workdir, settle=True)
 
 
 def backfilled(
