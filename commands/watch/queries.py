@@ -51,7 +51,7 @@ def _p99(window: str, offset: str | None = None, only: str = "") -> str:
 def services_matcher(hosts: Iterable[str]) -> str:
     """`,destination_service=~"…"` selecting exactly these hosts (empty: every service)."""
     alternatives = "|".join(re.escape(host) for host in sorted(set(hosts)))
-    return f',destination_service=~"{_escape(alternatives)}"' if alternatives else ""
+    return f',destination_service=~"{escape(alternatives)}"' if alternatives else ""
 
 
 def tagged(expr: str, stat: str) -> str:
@@ -93,7 +93,7 @@ def latency_query(
 
 def latency_series(service_host: str, window: str = "5m") -> str:
     """One service's p99, for the chart in an alert's thread."""
-    selector = f'reporter="destination",destination_service="{_escape(service_host)}"'
+    selector = f'reporter="destination",destination_service="{escape(service_host)}"'
     return (
         "histogram_quantile(0.99, sum by (le) "
         f"(rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{window}])))"
@@ -107,12 +107,13 @@ def steal_query(window: str = "5m", node_label: str = "node") -> str:
 
 def steal_series(node: str, window: str = "5m", node_label: str = "node") -> str:
     return (
-        f'100 * avg(rate(node_cpu_seconds_total{{mode="steal",{node_label}="{_escape(node)}"}}'
+        f'100 * avg(rate(node_cpu_seconds_total{{mode="steal",{node_label}="{escape(node)}"}}'
         f"[{window}]))"
     )
 
 
-def _escape(value: str) -> str:
+def escape(value: str) -> str:
+    """`value` inside a PromQL double-quoted string."""
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 

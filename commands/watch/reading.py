@@ -31,7 +31,8 @@ from commands.watch.recording import recorded_latency_query
 from commands.watch.rules import Reading, RuleSpec, latency_reading, steal_reading
 from commands.watch.screening import (
     MAX_MEASURED,
-    bounds_needed,
+    Layout,
+    bounds_of,
     buckets_query,
     layout_query,
     parse_buckets,
@@ -105,9 +106,10 @@ def latency(
     keep = {host for host in rates if followed(host)}
     busy = [h for h, s in rates.items() if s.rps is not None and s.rps >= lat.min_rps]
     layout = _layout(metrics, busy, rates)
-    labels = bounds_needed(busy, lat.static_for, layout)
+    bounds = bounds_of(busy, lat.static_for, layout)
+    labels = {bound[1] for bound in bounds.values() if bound is not None}
     buckets = parse_buckets(metrics.query(buckets_query(labels, lat.window))) if labels else {}
-    screened = screen(busy, lat.static_for, layout, buckets, keep)
+    screened = screen(bounds, buckets, keep)
     measure = screened.measure | keep
     measured: dict[str, ServiceLatency] = {}
     if measure:
@@ -121,9 +123,7 @@ def latency(
     return Answer(_subjects(lat, found), True)
 
 
-def _layout(
-    metrics: Metrics, busy: list[str], rates: dict[str, ServiceLatency]
-) -> list[tuple[float, str]]:
+def _layout(metrics: Metrics, busy: list[str], rates: dict[str, ServiceLatency]) -> Layout:
     """The bucket bounds of the busiest service, as Prometheus stores their labels."""
     if not busy:
         return []

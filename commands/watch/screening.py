@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from commands.core.ports import Sample
-from commands.watch.queries import SERVICE_LABEL, services_matcher
+from commands.watch.queries import SERVICE_LABEL, escape, services_matcher
 
 QUANTILE = 0.99
 INFINITY = "+Inf"
@@ -37,13 +37,16 @@ MAX_MEASURED = 500
 
 BUCKET = "istio_request_duration_milliseconds_bucket"
 
+Bound = tuple[float, str]  # a bucket's upper bound, and its `le` label as stored
+Layout = list[Bound]  # a histogram's finite bucket bounds, ascending
+
 
 def layout_query(host: str) -> str:
     """The `le` label values of one service's buckets, as this Prometheus stores them."""
     return f'count by (le) ({BUCKET}{{reporter="destination"{services_matcher([host])}}})'
 
 
-def parse_layout(samples: Iterable[Sample]) -> list[tuple[float, str]]:
+def parse_layout(samples: Iterable[Sample]) -> Layout:
     """`layout_query`'s answer → the finite bucket bounds, ascending, with their label text."""
     bounds = []
     for sample in samples:
@@ -59,9 +62,7 @@ def parse_layout(samples: Iterable[Sample]) -> list[tuple[float, str]]:
     return sorted(bounds)
 
 
-def bound_at_or_below(
-    layout: list[tuple[float, str]], threshold: float
-) -> tuple[float, str] | None:
+def bound_at_or_below(layout: Layout, threshold: float) -> Bound | None:
     """The largest bucket bound not above `threshold`, or None when every bound is above it
     (or `threshold` is not a number)."""
     below = [entry for entry in layout if entry[0] <= threshold]
@@ -71,10 +72,9 @@ def bound_at_or_below(
 def buckets_query(labels: Collection[str], window: str) -> str:
     """Every service's request rate in the buckets `labels` and in `+Inf`."""
     alternatives = "|".join(re.escape(text) for text in sorted({*labels, INFINITY}))
-    escaped = alternatives.replace("\\", "\\\\").replace('"', '\\"')
     return (
         "sum by (le, destination_service) "
-        f'(rate({BUCKET}{{reporter="destination",le=~"{escaped}"}}[{window}]))'
+        f'(rate({BUCKET}{{reporter="destination",le=~"{escape(alternatives)}"}}[{window}]))'
     )
 
 
@@ -98,6 +98,18 @@ def proved_under(rates: Mapping[str, float] | None, bound_label: str) -> bool:
     return below >= QUANTILE * total * (1 + MARGIN)
 
 
+def bounds_of(
+    hosts: Iterable[str], threshold_of: Callable[[str], float | None], layout: Layout
+) -> dict[str, Bound | None]:
+    """Each host's bucket bound at or below its threshold (None: no threshold, or every
+    bound above it — that host can only be measured)."""
+    bounds: dict[str, Bound | None] = {}
+    for host in hosts:
+        threshold = threshold_of(host)
+        bounds[host] = None if threshold is None else bound_at_or_below(layout, threshold)
+    return bounds
+
+
 @dataclass(frozen=True)
 class Screen:
     """What screening decided: hosts proved under their threshold (with the bound their p99
@@ -108,36 +120,17 @@ class Screen:
 
 
 def screen(
-    hosts: Iterable[str],
-    threshold_of: Callable[[str], float | None],
-    layout: list[tuple[float, str]],
+    bounds: Mapping[str, Bound | None],
     rates: Mapping[str, Mapping[str, float]],
     keep: Collection[str] = (),
 ) -> Screen:
-    """Clear every host of `hosts` that two buckets prove under its threshold; the rest,
-    and every host in `keep`, are to be measured."""
+    """Clear every host of `bounds` that two buckets prove under its bound; the rest, and
+    every host in `keep`, are to be measured."""
     cleared: dict[str, float] = {}
     measure: set[str] = set()
-    for host in hosts:
-        threshold = threshold_of(host)
-        entry = None if threshold is None else bound_at_or_below(layout, threshold)
-        if host not in keep and entry is not None and proved_under(rates.get(host), entry[1]):
-            cleared[host] = entry[0]
+    for host, bound in bounds.items():
+        if host not in keep and bound is not None and proved_under(rates.get(host), bound[1]):
+            cleared[host] = bound[0]
         else:
             measure.add(host)
     return Screen(cleared, measure)
-
-
-def bounds_needed(
-    hosts: Iterable[str],
-    threshold_of: Callable[[str], float | None],
-    layout: list[tuple[float, str]],
-) -> set[str]:
-    """The `le` labels screening needs: each host's bound at or below its threshold."""
-    labels = set()
-    for host in hosts:
-        threshold = threshold_of(host)
-        entry = None if threshold is None else bound_at_or_below(layout, threshold)
-        if entry is not None:
-            labels.add(entry[1])
-    return labels

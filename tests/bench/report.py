@@ -251,20 +251,12 @@ def _watch_cycle(result: Mapping[str, Any], images: Path, link: Path) -> list[st
         services = [r["services"] for r in sizes]
         axes.plot(services, [r["steady"]["wall_s"] for r in sizes], marker="o", label="cycle")
         axes.plot(services, [r["steady"]["query_s"] for r in sizes], marker="s", label="query only")
-        if all(r.get("steady_one_query") for r in sizes):
-            axes.plot(
-                services,
-                [r["steady_one_query"]["wall_s"] for r in sizes],
-                marker="v",
-                label="cycle with one histogram_quantile for all",
-            )
-        if all(r.get("steady_recorded") for r in sizes):
-            axes.plot(
-                services,
-                [r["steady_recorded"]["wall_s"] for r in sizes],
-                marker="^",
-                label="cycle on the recorded p99",
-            )
+        for key, marker, label in (
+            ("steady_one_query", "v", "cycle with one histogram_quantile for all"),
+            ("steady_recorded", "^", "cycle on the recorded p99"),
+        ):
+            if all(r.get(key) for r in sizes):
+                axes.plot(services, [r[key]["wall_s"] for r in sizes], marker=marker, label=label)
         axes.axhline(GOAL_CYCLE_S, color="grey", linestyle="--", label="goal at 5,000")
         axes.set_xscale("log")
         axes.set_yscale("log")

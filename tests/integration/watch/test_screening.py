@@ -6,7 +6,7 @@ in a fixed number of queries however many services there are."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -75,49 +75,47 @@ def _breaching(metrics: PinnedMetrics, **latency: Any) -> dict[str, float | None
     }
 
 
-def test_screened_reads_breach_exactly_what_the_full_query_breaches(
+@pytest.fixture
+def pinned(
     metrics_exporter: ExporterFactory, start_prometheus: StartPrometheus
-) -> None:
+) -> Iterator[PinnedMetrics]:
+    """A real Prometheus that scraped `_scenario()` for 12 s, asked at one instant."""
     require_prometheus()
     prom = start_prometheus([metrics_exporter(_scenario())])
     prom.wait_scraped_for(12)
     adapter = PrometheusMetrics(prom.url)
     try:
-        at = adapter.query("time()")[0].value
-        pinned = PinnedMetrics(adapter, at)
-        exact = parse_latency(pinned.query(latency_query(WINDOW)))
-        p99s = sorted(s.p99_ms for s in exact.values() if s.p99_ms is not None)
-        assert len(p99s) == len(P99S)
-        thresholds = {1.0, 250.0, 500.0, 1000.0, 100_000.0}
-        thresholds |= {p * f for p in p99s for f in (0.5, 0.999, 1.001, 2)}
-        for threshold in sorted(thresholds):
-            full = _breaching(pinned, default_ms=threshold, screen=False)
-            pinned.queries.clear()
-            screened = _breaching(pinned, default_ms=threshold)
-            assert screened.keys() == full.keys(), threshold
-            for host, value in full.items():
-                assert value is not None and math.isfinite(value)
-                assert screened[host] == pytest.approx(value, rel=1e-9), (threshold, host)
-            assert len(pinned.queries) <= 4
-            if threshold > 10 * p99s[-1]:  # nothing near: no exact query at all
-                assert all("histogram_quantile" not in q for q in pinned.queries)
+        yield PinnedMetrics(adapter, adapter.query("time()")[0].value)
     finally:
         adapter.close()
+
+
+def test_screened_reads_breach_exactly_what_the_full_query_breaches(
+    pinned: PinnedMetrics,
+) -> None:
+    exact = parse_latency(pinned.query(latency_query(WINDOW)))
+    p99s = sorted(s.p99_ms for s in exact.values() if s.p99_ms is not None)
+    assert len(p99s) == len(P99S)
+    thresholds = {1.0, 250.0, 500.0, 1000.0, 100_000.0}
+    thresholds |= {p * f for p in p99s for f in (0.5, 0.999, 1.001, 2)}
+    for threshold in sorted(thresholds):
+        full = _breaching(pinned, default_ms=threshold, screen=False)
+        pinned.queries.clear()
+        screened = _breaching(pinned, default_ms=threshold)
+        assert screened.keys() == full.keys(), threshold
+        for host, value in full.items():
+            assert value is not None and math.isfinite(value)
+            assert screened[host] == pytest.approx(value, rel=1e-9), (threshold, host)
+        assert len(pinned.queries) <= 4
+        if threshold > 10 * p99s[-1]:  # nothing near: no exact query at all
+            assert all("histogram_quantile" not in q for q in pinned.queries)
 
 
 def test_per_service_thresholds_are_screened_each_against_its_own(
-    metrics_exporter: ExporterFactory, start_prometheus: StartPrometheus
+    pinned: PinnedMetrics,
 ) -> None:
-    require_prometheus()
-    prom = start_prometheus([metrics_exporter(_scenario())])
-    prom.wait_scraped_for(12)
-    adapter = PrometheusMetrics(prom.url)
-    try:
-        pinned = PinnedMetrics(adapter, adapter.query("time()")[0].value)
-        per_service = {"shop/svc-8": 5.0, "svc-2400": 5000.0, "svc-480": 100.0}
-        full = _breaching(pinned, default_ms=1000, per_service_ms=per_service, screen=False)
-        screened = _breaching(pinned, default_ms=1000, per_service_ms=per_service)
-        hosts = {f"svc-{p}.shop.svc.cluster.local" for p in (8, 480)}
-        assert screened.keys() == full.keys() == hosts
-    finally:
-        adapter.close()
+    per_service = {"shop/svc-8": 5.0, "svc-2400": 5000.0, "svc-480": 100.0}
+    full = _breaching(pinned, default_ms=1000, per_service_ms=per_service, screen=False)
+    screened = _breaching(pinned, default_ms=1000, per_service_ms=per_service)
+    hosts = {f"svc-{p}.shop.svc.cluster.local" for p in (8, 480)}
+    assert screened.keys() == full.keys() == hosts

@@ -6,7 +6,13 @@ from __future__ import annotations
 from commands.core.ports import Sample
 from commands.watch.commands import LatencyPolicy
 from commands.watch.rules import RuleSpec
-from commands.watch.screening import bound_at_or_below, buckets_query, parse_layout, screen
+from commands.watch.screening import (
+    bound_at_or_below,
+    bounds_of,
+    buckets_query,
+    parse_layout,
+    screen,
+)
 from tests.unit.watch.fakes import ISTIO_BUCKETS
 from tests.unit.watch.test_cycle import Rig
 
@@ -25,7 +31,7 @@ def test_a_service_is_cleared_only_when_99_percent_fall_at_or_below_the_bound() 
         "idle": {"250": 0.0, "+Inf": 0.0},
         "custom": {"200": 100.0, "+Inf": 100.0},  # its own buckets lack 250
     }
-    result = screen(rates, lambda host: 300.0, ENVOY, rates)
+    result = screen(bounds_of(rates, lambda host: 300.0, ENVOY), rates)
     assert result.cleared == {"fast": 250.0}
     assert result.measure == {"edge", "slow", "idle", "custom"}
 
@@ -37,12 +43,15 @@ def test_the_bound_follows_the_labels_prometheus_stores() -> None:
     query = buckets_query({"250.0"}, "5m")
     assert 'le=~"\\\\+Inf|250\\\\.0"' in query
     rates = {"svc": {"250.0": 100.0, "+Inf": 100.0}}
-    assert screen(["svc"], lambda h: 300.0, PROMETHEUS_3, rates).cleared == {"svc": 250.0}
+    assert screen(bounds_of(["svc"], lambda h: 300.0, PROMETHEUS_3), rates).cleared == {
+        "svc": 250.0
+    }
 
 
 def test_kept_and_thresholdless_services_are_measured() -> None:
     rates = {"a": {"250": 100.0, "+Inf": 100.0}, "b": {"250": 100.0, "+Inf": 100.0}}
-    result = screen(rates, lambda host: None if host == "b" else 300.0, ENVOY, rates, keep={"a"})
+    bounds = bounds_of(rates, lambda host: None if host == "b" else 300.0, ENVOY)
+    result = screen(bounds, rates, keep={"a"})
     assert result.cleared == {} and result.measure == {"a", "b"}
 
 
